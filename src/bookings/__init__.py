@@ -1,0 +1,1 @@
+"""Carebook bookings domain."""

@@ -1,0 +1,107 @@
+"""The application factory: one place where plugins, routes and lifecycles meet."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.handlers import asgi
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import Receive, Scope, Send
+
+from carebook.errors import exception_handlers
+from carebook.redis import close_redis
+from carebook.settings import get_settings
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+MAX_BODY_BYTES = 64 * 1024
+
+
+@get("/health", tags=["platform"], summary="Liveness and database check")
+async def health() -> dict[str, str]:
+    from carebook.piccolo_conf import DB
+
+    await DB.run_ddl("SELECT 1")
+    return {"status": "ok"}
+
+
+@get("/admin", include_in_schema=False)
+async def admin_redirect() -> Redirect:
+    return Redirect("/admin/")
+
+
+_admin_app: Any = None
+
+
+@asgi("/admin/", is_mount=True, include_in_schema=False)
+async def admin(scope: Scope, receive: Receive, send: Send) -> None:
+    """Piccolo admin for platform users (tenants, platform tokens, users)."""
+    global _admin_app
+    if _admin_app is None:
+        from piccolo.apps.user.tables import BaseUser
+        from piccolo_admin.endpoints import create_admin
+
+        from tenants.tables import PlatformApiToken, Tenant
+
+        _admin_app = create_admin(
+            tables=[Tenant, PlatformApiToken, BaseUser],
+            site_name="Carebook platform",
+            production=get_settings().base_url.startswith("https"),
+            allowed_hosts=[h for h in os.environ.get("CAREBOOK_ALLOWED_HOSTS", "").split(",") if h],
+        )
+    await _admin_app(scope, receive, send)  # type: ignore[arg-type]
+
+
+async def start_pool() -> None:
+    from carebook.piccolo_conf import DB
+
+    size = int(os.environ.get("CAREBOOK_DB_POOL", "20"))
+    await DB.start_connection_pool(min_size=2, max_size=size)
+
+
+async def stop_pool() -> None:
+    from carebook.piccolo_conf import DB
+
+    if DB.pool is not None:
+        await DB.close_connection_pool()
+
+
+def route_handlers() -> list[Any]:
+    from tenants.routes import route_handlers as tenant_routes
+
+    handlers: list[Any] = [health, admin_redirect, admin, *tenant_routes]
+    handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
+    return handlers
+
+
+def create_app() -> Litestar:
+    """Build the ASGI app. Services must be reachable (see ``carebook.runtime``)."""
+    settings = get_settings()
+    return Litestar(
+        route_handlers=route_handlers(),
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        on_startup=[start_pool],
+        on_shutdown=[stop_pool, close_redis],
+        openapi_config=OpenAPIConfig(
+            title="Carebook API",
+            version="1.0.0",
+            description="Clinic scheduling: public booking, clinic staff and platform APIs. "
+            "Errors are RFC 9457 problem details with a stable `code`.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        request_max_body_size=MAX_BODY_BYTES,
+        response_cache_config=ResponseCacheConfig(),
+        logging_config=LoggingConfig(log_exceptions="debug" if settings.debug else "never"),
+        debug=settings.debug,
+    )

@@ -1,0 +1,179 @@
+"""``carebook`` command line: run, worker, migrate, tenants, users, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from typing import Any
+
+from carebook.runtime import ensure_services
+from carebook.settings import get_settings
+
+
+def _services() -> None:
+    db_url, redis_url = ensure_services(get_settings().data_dir)
+    logging.getLogger("carebook").info("database %s, redis %s", db_url, redis_url)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _services()
+    from carebook.migrations import migrate_all
+
+    report = asyncio.run(migrate_all(os.environ["DATABASE_URL"]))
+    print(
+        f"migrated: {report.tenants} clinics, {report.tenants_changed} changed, "
+        f"{report.migrations_applied} tenant migrations applied in {report.seconds:.2f} s"
+    )
+    return 0
+
+
+def cmd_tenants_create(args: argparse.Namespace) -> int:
+    _services()
+    from carebook.errors import CarebookError
+    from tenants.service import onboard_clinic
+
+    try:
+        row, token = asyncio.run(
+            onboard_clinic(
+                slug=args.slug, name=args.name, timezone=args.timezone, admin_email=args.admin_email
+            )
+        )
+    except CarebookError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        for e in exc.errors or []:
+            print(f"  {e['field']}: {e['message']}", file=sys.stderr)
+        return 2
+    print(f"clinic {row['slug']} created (schema {row['schema_name']})")
+    print(f"clinic admin API token (shown once): {token}")
+    return 0
+
+
+def cmd_tenants_list(args: argparse.Namespace) -> int:
+    _services()
+    from tenants.service import list_clinics
+
+    for row in asyncio.run(list_clinics()):
+        print(f"{row['slug']:<40} {row['status']:<10} {row['timezone']:<24} {row['name']}")
+    return 0
+
+
+def cmd_create_platform_admin(args: argparse.Namespace) -> int:
+    _services()
+    from carebook.platform_users import create_platform_admin
+
+    password = args.password or os.environ.get("CAREBOOK_ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass("Password: ")
+    token = asyncio.run(
+        create_platform_admin(args.username, args.email, password, with_token=args.token)
+    )
+    print(f"platform admin {args.username} ready")
+    if token:
+        print(f"platform API token (shown once): {token}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _services()
+    from carebook.demo import ensure_demo, print_banner
+
+    info = asyncio.run(ensure_demo())
+    print_banner(info, get_settings().base_url)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _services()
+    import uvicorn
+
+    from carebook.demo import ensure_demo, print_banner
+    from carebook.migrations import migrate_all
+
+    asyncio.run(migrate_all(os.environ["DATABASE_URL"]))
+    base_url = f"http://{args.host}:{args.port}"
+    os.environ.setdefault("CAREBOOK_BASE_URL", base_url)
+    get_settings.cache_clear()
+    if not args.no_demo:
+        print_banner(asyncio.run(ensure_demo()), base_url)
+    if not args.no_worker:
+        from carebook.worker import start_embedded_worker
+
+        start_embedded_worker()
+    uvicorn.run(
+        "carebook.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _services()
+    from dramatiq.cli import main as dramatiq_main
+
+    return int(
+        dramatiq_main(  # type: ignore[no-untyped-call]
+            [
+                "carebook.actors",
+                "--processes",
+                str(args.processes),
+                "--threads",
+                str(args.threads),
+            ]
+        )
+        or 0
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carebook", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="migrate, seed the demo clinic and serve the app")
+    run.add_argument("--host", default=os.environ.get("CAREBOOK_HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("CAREBOOK_PORT", "8000")))
+    run.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    run.add_argument("--no-demo", action="store_true", help="do not create the demo clinic")
+    run.add_argument("--no-worker", action="store_true", help="no in-process Dramatiq worker")
+    run.set_defaults(func=cmd_run)
+
+    worker = sub.add_parser("worker", help="run the Dramatiq worker")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("migrate", help="migrate public, then every clinic schema").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("demo", help="create the demo clinic if missing").set_defaults(func=cmd_demo)
+
+    tenants = sub.add_parser("tenants", help="clinics").add_subparsers(dest="sub", required=True)
+    create = tenants.add_parser("create", help="onboard a clinic")
+    create.add_argument("--slug", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--timezone", required=True)
+    create.add_argument("--admin-email", required=True)
+    create.set_defaults(func=cmd_tenants_create)
+    tenants.add_parser("list", help="list clinics").set_defaults(func=cmd_tenants_list)
+
+    users = sub.add_parser("users", help="platform users").add_subparsers(dest="sub", required=True)
+    admin = users.add_parser("create-platform-admin", help="create or update a platform admin")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="or CAREBOOK_ADMIN_PASSWORD, or asked")
+    admin.add_argument("--token", action="store_true", help="also issue a platform API token")
+    admin.set_defaults(func=cmd_create_platform_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> Any:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))

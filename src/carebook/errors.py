@@ -1,0 +1,193 @@
+"""One exception hierarchy, mapped to RFC 9457 problem details in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class CarebookError(Exception):
+    """Base of every error we raise on purpose; ``code`` is stable and documented."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title or self.title)
+        self.detail = detail
+        if code:
+            self.code = code
+        if title:
+            self.title = title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequest(CarebookError):
+    pass
+
+
+class Unauthorized(CarebookError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(CarebookError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(CarebookError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(CarebookError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class ValidationFailed(CarebookError):
+    status, code, title = 422, "validation_failed", "Invalid input"
+
+    @classmethod
+    def field(cls, field: str, message: str, *, code: str | None = None) -> ValidationFailed:
+        return cls(message, code=code, errors=[{"field": field, "message": message}])
+
+
+class RateLimited(CarebookError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests; retry in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class TenantNotFound(NotFound):
+    code, title = "clinic_not_found", "No such clinic"
+
+
+class ClinicSuspended(Forbidden):
+    code, title = "clinic_suspended", "This clinic is suspended"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"https://carebook.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _carebook_error(request: Request[Any, Any, Any], exc: CarebookError) -> Response[Any]:
+    return problem(
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append(
+                {
+                    "field": item.get("key") or item.get("source") or "body",
+                    "source": item.get("source"),
+                    "message": item.get("message", "invalid"),
+                }
+            )
+    malformed = not errors or all(e["field"] == "body" for e in errors)
+    if "JSON" in (exc.detail or "") or malformed:
+        return problem(
+            400, "malformed_request", "Malformed request", exc.detail, instance=request.url.path,
+            errors=errors or None,
+        )  # fmt: skip
+    return problem(
+        422, "validation_failed", "Invalid input", exc.detail, instance=request.url.path,
+        errors=errors,
+    )  # fmt: skip
+
+
+_HTTP_CODES = {
+    400: ("malformed_request", "Malformed request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("body_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+}
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "Request failed"))
+    return problem(
+        exc.status_code, code, title, exc.detail, instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )  # fmt: skip
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
+        "Something went wrong on our side; it has been logged.",
+        instance=request.url.path,
+    )
+
+
+exception_handlers: dict[type[Exception], Any] = {
+    CarebookError: _carebook_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+__all__ = ["PROBLEM_JSON", "MediaType", "exception_handlers", "problem"]

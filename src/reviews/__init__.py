@@ -1,0 +1,1 @@
+"""Carebook reviews domain."""

@@ -1,0 +1,1 @@
+"""Clinics (tenants), platform users, onboarding, clinic staff and their credentials."""

@@ -1,0 +1,206 @@
+"""HTTP routes of the tenants domain: platform clinic admin API, staff sign-in and tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import Cookie
+
+from carebook.errors import NotFound, Unauthorized
+from carebook.ratelimit import limit
+from carebook.tenancy import Tenant, tenant_tx
+from tenants import service
+from tenants import staff as staff_store
+from tenants.guards import (
+    CSRF_HEADER,
+    PLATFORM,
+    SESSION_COOKIE,
+    STAFF,
+    StaffPrincipal,
+    csrf_token_for,
+)
+from tenants.schemas import (
+    ClinicCreate,
+    ClinicOut,
+    LoginIn,
+    LoginOut,
+    OnboardedClinic,
+    StaffCreate,
+    StaffOut,
+    TokenCreate,
+    TokenOut,
+)
+
+
+def _clinic(row: Any) -> ClinicOut:
+    return ClinicOut(**service.clinic_json(row))
+
+
+class PlatformClinicsController(Controller):
+    path = "/api/v1/platform/tenants"
+    tags = ["platform"]
+    dependencies = PLATFORM
+
+    @post("/", status_code=201, summary="Onboard a clinic")
+    async def create(self, platform_user: int, data: ClinicCreate) -> OnboardedClinic:
+        row, token = await service.onboard_clinic(
+            slug=data.slug,
+            name=data.name,
+            timezone=data.timezone,
+            admin_email=data.admin_email,
+            admin_name=data.admin_name,
+        )
+        return OnboardedClinic(clinic=_clinic(row), admin_token=token)
+
+    @get("/", summary="List clinics")
+    async def index(self, platform_user: int) -> list[ClinicOut]:
+        return [_clinic(r) for r in await service.list_clinics()]
+
+    @get("/{slug:str}", summary="One clinic")
+    async def show(self, platform_user: int, slug: str) -> ClinicOut:
+        return _clinic(await service.clinic_row(slug))
+
+    @post("/{slug:str}/suspend", status_code=200, summary="Suspend a clinic")
+    async def suspend(self, platform_user: int, slug: str) -> ClinicOut:
+        return _clinic(await service.set_clinic_status(slug, "suspended"))
+
+    @post("/{slug:str}/reactivate", status_code=200, summary="Reactivate a clinic")
+    async def reactivate(self, platform_user: int, slug: str) -> ClinicOut:
+        return _clinic(await service.set_clinic_status(slug, "active"))
+
+
+def _staff_out(row: Any) -> StaffOut:
+    return StaffOut(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
+                    active=row["active"])  # fmt: skip
+
+
+class StaffAuthController(Controller):
+    path = "/api/v1/clinics/{clinic:str}"
+    tags = ["staff"]
+    dependencies = STAFF
+
+    @post("/auth/login", status_code=200, summary="Staff sign-in (sets a session cookie)")
+    async def login(
+        self, request: Request[Any, Any, Any], staff_tenant: Tenant, data: LoginIn
+    ) -> Response[LoginOut]:
+        await limit(request, f"login:{staff_tenant.slug}", "login")
+        async with tenant_tx(staff_tenant) as conn:
+            started = await staff_store.start_session(conn, data.email, data.password)
+        if started is None:
+            raise Unauthorized("Wrong email or password.", code="bad_credentials")
+        token, row = started
+        body = LoginOut(staff=_staff_out(row), csrf_token=csrf_token_for(token))
+        cookie = Cookie(
+            key=SESSION_COOKIE,
+            value=token,
+            httponly=True,
+            secure=request.url.scheme == "https",
+            samesite="lax",
+            path="/",
+            max_age=int(staff_store.SESSION_LIFETIME.total_seconds()),
+        )
+        return Response(body, cookies=[cookie], headers={CSRF_HEADER: body.csrf_token})
+
+    @post("/auth/logout", status_code=204, summary="End the staff session")
+    async def logout(
+        self, request: Request[Any, Any, Any], staff_tenant: Tenant, staff: StaffPrincipal
+    ) -> Response[None]:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            async with tenant_tx(staff_tenant) as conn:
+                await staff_store.end_session(conn, cookie)
+        return Response(
+            None, status_code=204, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0)]
+        )
+
+    @get("/me", summary="The calling staff member")
+    async def me(self, staff: StaffPrincipal) -> dict[str, Any]:
+        return {"id": staff.id, "email": staff.email, "name": staff.name, "role": staff.role}
+
+
+class StaffAdminController(Controller):
+    path = "/api/v1/clinics/{clinic:str}"
+    tags = ["staff"]
+    dependencies = STAFF
+
+    @get("/staff", summary="List staff (clinic admins)")
+    async def index(self, staff_tenant: Tenant, clinic_admin: StaffPrincipal) -> list[StaffOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            rows = await conn.fetch(
+                "SELECT id, email, name, role, active FROM staff_users ORDER BY name, email"
+            )
+        return [_staff_out(r) for r in rows]
+
+    @post("/staff", status_code=201, summary="Add a staff member (clinic admins)")
+    async def create(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: StaffCreate
+    ) -> StaffOut:
+        async with tenant_tx(staff_tenant) as conn:
+            staff_id = await staff_store.create_staff_user(
+                conn, email=data.email, name=data.name, role=data.role, password=data.password
+            )
+            row = await conn.fetchrow(
+                "SELECT id, email, name, role, active FROM staff_users WHERE id = $1", staff_id
+            )
+        return _staff_out(row)
+
+    @post("/staff/{staff_id:uuid}/tokens", status_code=201,
+          summary="Issue an API token for a staff member (clinic admins)")  # fmt: skip
+    async def issue_for(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, staff_id: UUID, data: TokenCreate
+    ) -> TokenOut:
+        async with tenant_tx(staff_tenant) as conn:
+            if not await conn.fetchval("SELECT 1 FROM staff_users WHERE id = $1", staff_id):
+                raise NotFound("No such staff member.", code="staff_not_found")
+            return await _issue(conn, staff_id, data.name)
+
+
+async def _issue(conn: Any, staff_id: UUID, name: str) -> TokenOut:
+    token = await staff_store.issue_token(conn, staff_id, name)
+    row = await conn.fetchrow(
+        "SELECT id, name, created_at FROM staff_api_tokens WHERE staff_user = $1 "
+        "ORDER BY created_at DESC LIMIT 1",
+        staff_id,
+    )
+    return TokenOut(id=row["id"], name=row["name"], created_at=row["created_at"], token=token)
+
+
+class StaffTokensController(Controller):
+    path = "/api/v1/clinics/{clinic:str}/tokens"
+    tags = ["staff"]
+    dependencies = STAFF
+
+    @get("/", summary="My API tokens (never their secrets)")
+    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[TokenOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            rows = await conn.fetch(
+                "SELECT id, name, created_at, revoked_at FROM staff_api_tokens "
+                "WHERE staff_user = $1 ORDER BY created_at",
+                staff.id,
+            )
+        return [TokenOut(id=r["id"], name=r["name"], created_at=r["created_at"],
+                         revoked_at=r["revoked_at"]) for r in rows]  # fmt: skip
+
+    @post("/", status_code=201, summary="Issue myself an API token (shown once)")
+    async def create(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, data: TokenCreate
+    ) -> TokenOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await _issue(conn, staff.id, data.name)
+
+    @delete("/{token_id:uuid}", status_code=204, summary="Revoke a token (mine, or any as admin)")
+    async def revoke(self, staff_tenant: Tenant, staff: StaffPrincipal, token_id: UUID) -> None:
+        async with tenant_tx(staff_tenant) as conn:
+            owner = None if staff.is_admin else staff.id
+            if not await staff_store.revoke_token(conn, token_id, owner):
+                raise NotFound("No such active token.", code="token_not_found")
+
+
+route_handlers = [
+    PlatformClinicsController,
+    StaffAuthController,
+    StaffAdminController,
+    StaffTokensController,
+]

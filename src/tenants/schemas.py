@@ -1,0 +1,72 @@
+"""Wire shapes of the tenants domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class ClinicCreate(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Annotated[str, msgspec.Meta(max_length=40)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    timezone: Annotated[str, msgspec.Meta(max_length=64)]
+    admin_email: Email
+    admin_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "Clinic admin"
+
+
+class ClinicOut(msgspec.Struct):
+    id: UUID
+    slug: str
+    name: str
+    timezone: str
+    status: Literal["active", "suspended"]
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+class OnboardedClinic(msgspec.Struct):
+    clinic: ClinicOut
+    admin_token: str
+    """Shown once: the clinic admin's API token (stored hashed)."""
+
+
+class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    role: Literal["admin", "specialist"]
+    password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)] | None = None
+
+
+class StaffOut(msgspec.Struct):
+    id: UUID
+    email: str
+    name: str
+    role: str
+    active: bool
+
+
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "api"
+
+
+class TokenOut(msgspec.Struct):
+    id: UUID
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    token: str | None = None
+
+
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class LoginOut(msgspec.Struct):
+    staff: StaffOut
+    csrf_token: str

@@ -1,0 +1,138 @@
+"""Clinics: lookup, onboarding (one transaction), suspension."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from carebook.errors import ClinicSuspended, Conflict, TenantNotFound
+from carebook.migrations import MIGRATE_LOCK_KEY, apply_tenant_migrations
+from carebook.tenancy import (
+    ClinicSettings,
+    Tenant,
+    platform_tx,
+    quote_ident,
+    schema_for_slug,
+    tenant_tx,
+)
+from carebook.zones import valid_zone
+from tenants import staff
+
+_TENANT_COLUMNS = "id, slug, name, schema_name, timezone, status, settings, created_at"
+
+
+def tenant_from_row(row: asyncpg.Record) -> Tenant:
+    settings = row["settings"]
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    return Tenant(
+        id=row["id"],
+        slug=row["slug"],
+        name=row["name"],
+        schema=row["schema_name"],
+        timezone=row["timezone"],
+        status=row["status"],
+        settings=ClinicSettings.from_json(settings),
+    )
+
+
+def clinic_json(row: asyncpg.Record) -> dict[str, Any]:
+    t = tenant_from_row(row)
+    return {
+        "id": t.id,
+        "slug": t.slug,
+        "name": t.name,
+        "timezone": t.timezone,
+        "status": t.status,
+        "settings": t.settings.__dict__,
+        "created_at": row["created_at"],
+    }
+
+
+async def find_tenant(slug: str) -> Tenant:
+    """The clinic for a slug (any status); unknown or malformed slugs are a 404."""
+    async with platform_tx() as conn:
+        row = await conn.fetchrow(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug = $1", slug)
+    if row is None:
+        raise TenantNotFound(f"There is no clinic '{slug}'.")
+    return tenant_from_row(row)
+
+
+async def active_tenant(slug: str) -> Tenant:
+    tenant = await find_tenant(slug)
+    if not tenant.active:
+        raise ClinicSuspended(f"The clinic '{slug}' is suspended.")
+    return tenant
+
+
+async def onboard_clinic(
+    *, slug: str, name: str, timezone: str, admin_email: str, admin_name: str = "Clinic admin"
+) -> tuple[asyncpg.Record, str]:
+    """Create the clinic's registry row, schema, tables and defaults in one transaction.
+
+    Returns the registry row and the clinic admin's one-time API token.
+    """
+    schema = schema_for_slug(slug)
+    valid_zone(timezone)
+    try:
+        async with platform_tx() as conn:
+            # Shared: many onboardings at once, but never during a migration run.
+            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MIGRATE_LOCK_KEY)
+            row = await conn.fetchrow(
+                f"""INSERT INTO tenants (slug, schema_name, name, timezone)
+                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+                    RETURNING {_TENANT_COLUMNS}""",
+                slug,
+                schema,
+                name,
+                timezone,
+            )
+            if row is None:
+                raise Conflict(f"The slug '{slug}' is taken.", code="slug_taken")
+            await conn.execute(f"CREATE SCHEMA {quote_ident(schema)}")
+            await apply_tenant_migrations(conn, schema)
+            admin_id = await staff.create_staff_user(
+                conn, email=admin_email, name=admin_name, role="admin"
+            )
+            token = await staff.issue_token(conn, admin_id, "onboarding")
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(f"The slug '{slug}' is taken.", code="slug_taken") from exc
+    return row, token
+
+
+async def clinic_row(slug: str) -> asyncpg.Record:
+    async with platform_tx() as conn:
+        row = await conn.fetchrow(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug = $1", slug)
+    if row is None:
+        raise TenantNotFound(f"There is no clinic '{slug}'.")
+    return row
+
+
+async def list_clinics() -> list[asyncpg.Record]:
+    async with platform_tx() as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY slug"
+        )
+        return rows
+
+
+async def set_clinic_status(slug: str, status: str) -> asyncpg.Record:
+    async with platform_tx() as conn:
+        row = await conn.fetchrow(
+            f"UPDATE tenants SET status = $2 WHERE slug = $1 RETURNING {_TENANT_COLUMNS}",
+            slug,
+            status,
+        )
+    if row is None:
+        raise TenantNotFound(f"There is no clinic '{slug}'.")
+    return row
+
+
+async def staff_of(tenant: Tenant, staff_id: UUID) -> asyncpg.Record | None:
+    async with tenant_tx(tenant) as conn:
+        return await conn.fetchrow(
+            "SELECT id, email, name, role, active FROM staff_users WHERE id = $1", staff_id
+        )

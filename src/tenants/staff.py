@@ -1,0 +1,140 @@
+"""Clinic staff: users, API tokens and sessions (inside a tenant transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError, VerifyMismatchError
+
+from carebook.errors import Conflict
+from carebook.tokens import new_token, token_digest
+
+SESSION_LIFETIME = timedelta(hours=12)
+_hasher = PasswordHasher()
+# Verifying against this keeps login timing the same whether or not the email exists.
+_DUMMY_HASH = _hasher.hash("carebook-dummy-password")
+
+
+@dataclass(frozen=True)
+class StaffPrincipal:
+    """Who is calling a staff route, and how they proved it."""
+
+    id: UUID
+    email: str
+    name: str
+    role: str
+    via: str  # "token" or "session"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+async def create_staff_user(
+    conn: asyncpg.Connection, *, email: str, name: str, role: str, password: str | None = None
+) -> UUID:
+    try:
+        staff_id: UUID = await conn.fetchval(
+            "INSERT INTO staff_users (email, name, role, password_hash) "
+            "VALUES ($1, $2, $3, $4) RETURNING id",
+            email,
+            name,
+            role,
+            _hasher.hash(password) if password else None,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(f"A staff member with email {email} exists.", code="email_taken") from exc
+    return staff_id
+
+
+async def issue_token(conn: asyncpg.Connection, staff_id: UUID, name: str) -> str:
+    token = new_token("cbk")
+    await conn.execute(
+        "INSERT INTO staff_api_tokens (staff_user, name, token_hash) VALUES ($1, $2, $3)",
+        staff_id,
+        name,
+        token_digest(token),
+    )
+    return token
+
+
+async def principal_for_token(conn: asyncpg.Connection, token: str) -> StaffPrincipal | None:
+    row = await conn.fetchrow(
+        """UPDATE staff_api_tokens t SET last_used_at = now()
+           FROM staff_users u
+           WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+             AND u.id = t.staff_user AND u.active
+           RETURNING u.id, u.email, u.name, u.role""",
+        token_digest(token),
+    )
+    return (
+        StaffPrincipal(row["id"], row["email"], row["name"], row["role"], "token") if row else None
+    )
+
+
+async def revoke_token(conn: asyncpg.Connection, token_id: UUID, staff_id: UUID | None) -> bool:
+    """Revoke a token (of ``staff_id`` only, unless None: an admin revoking anyone's)."""
+    status: str = await conn.execute(
+        "UPDATE staff_api_tokens SET revoked_at = now() "
+        "WHERE id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR staff_user = $2)",
+        token_id,
+        staff_id,
+    )
+    return status.endswith(" 1")
+
+
+async def start_session(
+    conn: asyncpg.Connection, email: str, password: str
+) -> tuple[str, asyncpg.Record] | None:
+    row = await conn.fetchrow(
+        "SELECT id, email, name, role, active, password_hash FROM staff_users "
+        "WHERE lower(email) = lower($1)",
+        email,
+    )
+    try:
+        _hasher.verify(
+            row["password_hash"] if row and row["password_hash"] else _DUMMY_HASH, password
+        )
+    except (VerifyMismatchError, VerificationError):
+        return None
+    if row is None or not row["password_hash"] or not row["active"]:
+        return None
+    token = new_token("cbs")
+    await conn.execute(
+        "INSERT INTO staff_sessions (staff_user, token_hash, expires_at) "
+        "VALUES ($1, $2, now() + $3)",
+        row["id"],
+        token_digest(token),
+        SESSION_LIFETIME,
+    )
+    return token, row
+
+
+async def principal_for_session(conn: asyncpg.Connection, token: str) -> StaffPrincipal | None:
+    row = await conn.fetchrow(
+        """SELECT u.id, u.email, u.name, u.role FROM staff_sessions s
+           JOIN staff_users u ON u.id = s.staff_user
+           WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active""",
+        token_digest(token),
+    )
+    return (
+        StaffPrincipal(row["id"], row["email"], row["name"], row["role"], "session")
+        if row
+        else None
+    )
+
+
+async def end_session(conn: asyncpg.Connection, token: str) -> None:
+    await conn.execute("DELETE FROM staff_sessions WHERE token_hash = $1", token_digest(token))
+
+
+async def set_password(conn: asyncpg.Connection, email: str, password: str) -> None:
+    await conn.execute(
+        "UPDATE staff_users SET password_hash = $2 WHERE lower(email) = lower($1)",
+        email,
+        _hasher.hash(password),
+    )

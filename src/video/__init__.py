@@ -1,0 +1,1 @@
+"""Carebook video domain."""

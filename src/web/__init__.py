@@ -1,0 +1,1 @@
+"""Server-rendered patient pages (templates, static JS/CSS)."""

@@ -1,0 +1,195 @@
+"""Test fixtures: real PostgreSQL and Redis (embedded by default, or DATABASE_URL/REDIS_URL).
+
+Each pytest process gets its own fresh database (``carebook_test_<worker>``) and Redis
+database number; every test onboards its own clinics, so tests run in any order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "test"))
+# Public limits are exercised by their own tests; elsewhere they would only add noise.
+os.environ.setdefault("CAREBOOK_HOLD_RATE", "100000")
+os.environ.setdefault("CAREBOOK_BOOKING_RATE", "100000")
+os.environ.setdefault("CAREBOOK_LOGIN_RATE", "100000")
+
+
+def _prepare_services() -> tuple[str, str]:
+    from carebook.runtime import create_database, ensure_postgres, ensure_redis, with_database
+    from carebook.settings import get_settings
+
+    data_dir = get_settings().data_dir
+    server_url = os.environ.get("TEST_DATABASE_URL") or ensure_postgres(data_dir)
+    db_url = with_database(server_url, f"carebook_test_{WORKER}")
+    asyncio.run(create_database(db_url, drop_first=True))
+    redis_url = ensure_redis(data_dir)
+    worker_no = int(WORKER.removeprefix("gw") or 0) if WORKER.startswith("gw") else 0
+    redis_url = redis_url.rsplit("/", 1)[0] + f"/{1 + worker_no}"
+    os.environ["DATABASE_URL"] = db_url
+    os.environ["REDIS_URL"] = redis_url
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    return db_url, redis_url
+
+
+DATABASE_URL, REDIS_URL = _prepare_services()
+
+from carebook.app import create_app  # noqa: E402 - needs the URLs above
+from carebook.migrations import migrate_all  # noqa: E402
+from carebook.tenancy import Tenant  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def migrated() -> None:
+    await migrate_all(DATABASE_URL)
+
+
+@pytest.fixture(scope="session")
+async def client(migrated: None) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client; the app's lifespan runs in the tests' own event loop."""
+    app = create_app()
+    # Hooks are called directly: anyio's lifespan task group cannot span fixture tasks.
+    for hook in app.on_startup:
+        await _call_hook(hook, app)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+    for hook in app.on_shutdown:
+        await _call_hook(hook, app)
+
+
+async def _call_hook(hook: Any, app: Any) -> None:
+    result = hook(app) if inspect.signature(hook).parameters else hook()
+    if inspect.isawaitable(result):
+        await result
+
+
+@pytest.fixture(scope="session")
+async def platform_token(migrated: None) -> str:
+    from carebook.platform_users import create_platform_admin
+
+    token = await create_platform_admin(
+        "root", "root@carebook.test", "root-password-1", with_token=True
+    )
+    assert token
+    return token
+
+
+@dataclass
+class Clinic:
+    slug: str
+    tenant: Tenant
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def api(self) -> str:
+        return f"/api/v1/clinics/{self.slug}"
+
+    @property
+    def public(self) -> str:
+        return f"/api/v1/clinics/{self.slug}/public"
+
+
+def unique_slug(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def make_clinic(migrated: None) -> Callable[..., Awaitable[Clinic]]:
+    from tenants.service import find_tenant, onboard_clinic
+
+    async def make(timezone: str = "Europe/Berlin", slug: str | None = None) -> Clinic:
+        slug = slug or unique_slug()
+        _, token = await onboard_clinic(
+            slug=slug, name=f"Clinic {slug}", timezone=timezone, admin_email=f"admin@{slug}.test"
+        )
+        return Clinic(slug, await find_tenant(slug), token)
+
+    return make
+
+
+@pytest.fixture
+async def clinic(make_clinic: Callable[..., Awaitable[Clinic]]) -> Clinic:
+    return await make_clinic()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_live_server(name: str, extra_env: dict[str, str] | None = None) -> LiveServer:
+    """A real uvicorn process of the app (streams and races need real HTTP)."""
+    port = _free_port()
+    log = ROOT / "test-artifacts" / f"server-{WORKER}-{name}.log"
+    log.parent.mkdir(exist_ok=True)
+    env = {**os.environ, **(extra_env or {}), "CAREBOOK_BASE_URL": f"http://127.0.0.1:{port}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "carebook.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"live server did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return LiveServer(f"http://127.0.0.1:{port}", proc, log)
+
+
+def stop_live_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated: None) -> Iterator[LiveServer]:
+    server = start_live_server("a")
+    yield server
+    stop_live_server(server)
+
+
+@pytest.fixture(scope="session")
+def live_server_b(migrated: None) -> Iterator[LiveServer]:
+    server = start_live_server("b")
+    yield server
+    stop_live_server(server)
