@@ -7,6 +7,7 @@ database number; every test onboards its own clinics, so tests run in any order.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import inspect
 import os
 import socket
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -37,17 +39,34 @@ def _prepare_services() -> tuple[str, str]:
 
     data_dir = get_settings().data_dir
     server_url = os.environ.get("TEST_DATABASE_URL") or ensure_postgres(data_dir)
-    db_url = with_database(server_url, f"carebook_test_{WORKER}")
+    # One database per pytest process, so parallel runs on one server never meet.
+    db_url = with_database(server_url, f"carebook_test_{WORKER}_{os.getpid()}")
     asyncio.run(create_database(db_url, drop_first=True))
+    atexit.register(_drop_database, db_url)
     redis_url = ensure_redis(data_dir)
-    worker_no = int(WORKER.removeprefix("gw") or 0) if WORKER.startswith("gw") else 0
-    redis_url = redis_url.rsplit("/", 1)[0] + f"/{1 + worker_no}"
     os.environ["DATABASE_URL"] = db_url
     os.environ["REDIS_URL"] = redis_url
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
+    os.environ["CAREBOOK_QUEUE_NAMESPACE"] = f"carebook-test-{os.getpid()}"
     return db_url, redis_url
+
+
+def _drop_database(url: str) -> None:
+    import asyncpg
+
+    from carebook.runtime import with_database
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(with_database(url, "postgres"))
+        try:
+            name = urlsplit(url).path.lstrip("/")
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(drop())
+    except Exception as exc:  # the server may already be gone; never fail the run for it
+        print(f"note: could not drop test database: {exc}")
 
 
 DATABASE_URL, REDIS_URL = _prepare_services()

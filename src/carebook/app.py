@@ -18,7 +18,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Receive, Scope, Send
 
+from bookings.sweeper import start_sweeper, stop_sweeper
 from carebook.errors import exception_handlers
+from carebook.events.hub import start_hub, stop_hub
 from carebook.redis import close_redis
 from carebook.settings import get_settings
 
@@ -76,9 +78,14 @@ async def stop_pool() -> None:
 
 
 def route_handlers() -> list[Any]:
+    from bookings.routes import route_handlers as booking_routes
+    from calendars.routes import route_handlers as calendar_routes
+    from carebook.events.routes import route_handlers as event_routes
     from tenants.routes import route_handlers as tenant_routes
+    from web.routes import route_handlers as web_routes
 
-    handlers: list[Any] = [health, admin_redirect, admin, *tenant_routes]
+    handlers: list[Any] = [health, admin_redirect, admin, *tenant_routes, *calendar_routes,
+                           *booking_routes, *event_routes, *web_routes]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 
@@ -89,8 +96,8 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=route_handlers(),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        on_startup=[start_pool],
-        on_shutdown=[stop_pool, close_redis],
+        on_startup=[start_pool, start_hub, start_sweeper],
+        on_shutdown=[stop_sweeper, stop_hub, stop_pool, close_redis],
         openapi_config=OpenAPIConfig(
             title="Carebook API",
             version="1.0.0",

@@ -17,7 +17,7 @@ from dramatiq.middleware import (
 
 broker = RedisBroker(  # type: ignore[no-untyped-call]
     url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    namespace="carebook",
+    namespace=os.environ.get("CAREBOOK_QUEUE_NAMESPACE", "carebook"),
     middleware=[AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
                 Retries(min_backoff=1000, max_backoff=300_000, max_retries=10)],
 )  # fmt: skip

