@@ -13,7 +13,6 @@ from litestar.handlers import asgi
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Receive, Scope, Send
@@ -36,15 +35,10 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/admin", include_in_schema=False)
-async def admin_redirect() -> Redirect:
-    return Redirect("/admin/")
-
-
 _admin_app: Any = None
 
 
-@asgi("/admin/", is_mount=True, include_in_schema=False)
+@asgi("/admin/", is_mount=True, copy_scope=True, include_in_schema=False)
 async def admin(scope: Scope, receive: Receive, send: Send) -> None:
     """Piccolo admin for platform users (tenants, platform tokens, users)."""
     global _admin_app
@@ -60,7 +54,20 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
             production=get_settings().base_url.startswith("https"),
             allowed_hosts=[h for h in os.environ.get("CAREBOOK_ALLOWED_HOSTS", "").split(",") if h],
         )
-    await _admin_app(scope, receive, send)  # type: ignore[arg-type]
+    full_path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+    if full_path == "/admin":
+        start: Any = {
+            "type": "http.response.start",
+            "status": 308,
+            "headers": [(b"location", b"/admin/"), (b"content-length", b"0")],
+        }
+        await send(start)
+        body: Any = {"type": "http.response.body", "body": b""}
+        await send(body)
+        return
+    # Starlette's Mount convention: the full path, with the mount point as root_path.
+    mounted = {**scope, "path": full_path, "root_path": scope.get("root_path", "") + "/admin"}
+    await _admin_app(mounted, receive, send)
 
 
 async def start_pool() -> None:
@@ -84,7 +91,7 @@ def route_handlers() -> list[Any]:
     from tenants.routes import route_handlers as tenant_routes
     from web.routes import route_handlers as web_routes
 
-    handlers: list[Any] = [health, admin_redirect, admin, *tenant_routes, *calendar_routes,
+    handlers: list[Any] = [health, admin, *tenant_routes, *calendar_routes,
                            *booking_routes, *event_routes, *web_routes]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
