@@ -10,6 +10,7 @@ from litestar.datastructures import Cookie
 
 from carebook.errors import NotFound, Unauthorized
 from carebook.ratelimit import limit
+from carebook.settings import get_settings
 from carebook.tenancy import Tenant, tenant_tx
 from tenants import service
 from tenants import staff as staff_store
@@ -96,7 +97,7 @@ class StaffAuthController(Controller):
             key=SESSION_COOKIE,
             value=token,
             httponly=True,
-            secure=request.url.scheme == "https",
+            secure=request.url.scheme == "https" or get_settings().base_url.startswith("https"),
             samesite="lax",
             path="/",
             max_age=int(staff_store.SESSION_LIFETIME.total_seconds()),

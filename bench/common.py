@@ -1,0 +1,40 @@
+"""Shared set-up for benchmarks: a server (DATABASE_URL or embedded) and a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def prepare(database: str) -> str:
+    """Point DATABASE_URL/REDIS_URL at a fresh ``database``; returns its URL."""
+    os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "bench"))
+    from carebook.runtime import create_database, ensure_postgres, ensure_redis, with_database
+    from carebook.settings import get_settings
+
+    data_dir = get_settings().data_dir
+    server = ensure_postgres(data_dir)
+    url = with_database(server, database)
+    asyncio.run(create_database(url, drop_first=True))
+    os.environ["DATABASE_URL"] = url
+    ensure_redis(data_dir)
+    return url
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name"):
+                cpu = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
