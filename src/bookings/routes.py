@@ -1,7 +1,165 @@
-"""HTTP routes of the bookings domain."""
+"""HTTP routes of the bookings domain: public holds and bookings, the staff day view."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
-route_handlers: list[Any] = []
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Parameter
+
+from bookings import holds, idempotency, listing
+from bookings.booking import book
+from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut, Problem
+from carebook.ratelimit import limit
+from carebook.tenancy import Tenant
+from tenants.guards import PUBLIC, STAFF, StaffPrincipal
+
+HOLD_TOKEN_HEADER = "X-Hold-Token"  # noqa: S105 - a header name
+
+
+def problems(**by_status: str) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem responses of a route: ``s409="slot_unavailable"``."""
+    return {
+        int(status[1:]): ResponseSpec(
+            data_container=Problem,
+            description=f"Problem details; code: {codes}",
+            media_type="application/problem+json",
+        )
+        for status, codes in by_status.items()
+    }
+
+
+_MALFORMED = "malformed_request (not JSON)"
+_INVALID = "validation_failed (per-field errors)"
+_RATE = "rate_limited (with Retry-After)"
+
+
+class PublicHoldsController(Controller):
+    path = "/api/v1/clinics/{clinic:str}/public"
+    tags = ["public booking"]
+    dependencies = PUBLIC
+
+    @post(
+        "/holds",
+        status_code=201,
+        summary="Hold a slot for the clinic's hold minutes",
+        description="Without `specialist_id` the free specialist with the fewest appointments "
+        "that day is picked. 409 `slot_unavailable`: held or booked right now; 422 "
+        "`invalid_slot`: not a slot of this calendar at all. A new hold with the same "
+        "`session_key` releases that key's previous hold. Rate limited per client (429).",
+        responses=problems(
+            s400=_MALFORMED,
+            s404="calendar_not_found, specialist_not_found, clinic_not_found",
+            s409="slot_unavailable, session_busy",
+            s413="body_too_large",
+            s422=f"invalid_slot, {_INVALID}",
+            s429=_RATE,
+        ),
+    )
+    async def hold(self, request: Request[Any, Any, Any], tenant: Tenant, data: HoldIn) -> HoldOut:
+        await limit(request, tenant.slug, "hold")
+        held = await holds.hold_slot(
+            tenant, data.calendar_id, data.start, data.specialist_id, data.session_key
+        )
+        zone = data.start.tzinfo
+        return HoldOut(
+            hold_id=held.id,
+            token=held.token,
+            expires_at=held.expires_at.astimezone(zone),
+            specialist_id=held.specialist_id,
+            start=held.start.astimezone(zone),
+            end=held.end.astimezone(zone),
+        )
+
+    @delete(
+        "/holds/{hold_id:uuid}",
+        status_code=204,
+        summary="Release a hold",
+        responses=problems(
+            s401="hold_token_required",
+            s403="invalid_hold_token",
+            s404="hold_not_found",
+            s409="hold_already_booked",
+            s429=_RATE,
+        ),
+    )
+    async def release(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        hold_id: UUID,
+        token: Annotated[
+            str | None, Parameter(header=HOLD_TOKEN_HEADER, required=False,
+                                  description="The token returned when the hold was made.")
+        ] = None,
+    ) -> None:  # fmt: skip
+        await limit(request, tenant.slug, "hold")
+        await holds.release_hold(tenant, hold_id, token)
+
+    @post(
+        "/bookings",
+        status_code=201,
+        summary="Book a held slot (idempotent with Idempotency-Key)",
+        description="Same `Idempotency-Key` and body → the same response; same key with "
+        "another body → 422 `idempotency_key_reused`. An expired hold whose slot is still "
+        "free is booked anyway; taken meanwhile → 409 `hold_expired`. Rate limited (429).",
+        responses=problems(
+            s400=f"idempotency_key_required, {_MALFORMED}",
+            s403="invalid_hold_token",
+            s404="hold_not_found",
+            s409="hold_expired, hold_released, hold_already_booked",
+            s413="body_too_large",
+            s422=f"idempotency_key_reused, invalid_idempotency_key, invalid_timezone, {_INVALID}",
+            s429=_RATE,
+        ),
+    )
+    async def create_booking(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: BookingIn,
+        idempotency_key: Annotated[
+            str | None,
+            Parameter(header=idempotency.HEADER, required=False,
+                      description="Required: a random value per booking attempt (e.g. a UUID).",
+                      examples=[Example(value="5f0c2b8e-9a3d-4e0b-8f5e-1c2d3e4f5a6b")]),
+        ] = None,
+    ) -> Response[BookingOut]:  # fmt: skip
+        await limit(request, tenant.slug, "booking")
+        key = idempotency.valid_key(idempotency_key)
+        body = await book(tenant, key, data)
+        return Response(body, status_code=201)  # type: ignore[arg-type]
+
+
+class StaffAppointmentsController(Controller):
+    path = "/api/v1/clinics/{clinic:str}/appointments"
+    tags = ["staff"]
+    dependencies = STAFF
+
+    @get(
+        "/",
+        summary="One local day's appointments",
+        description="Admins see every specialist; staff with the specialist role see only "
+        "their own. `status` is a comma-separated list (default: booked and later, no holds).",
+        responses=problems(
+            s401="unauthorized, invalid_token",
+            s403="not_a_specialist, not_your_appointments",
+            s422=f"invalid_date, invalid_status, invalid_timezone, {_INVALID}",
+        ),
+    )
+    async def day(
+        self,
+        staff_tenant: Tenant,
+        staff: StaffPrincipal,
+        date: Annotated[str | None, Parameter(description="YYYY-MM-DD; default today")] = None,
+        specialist_id: UUID | None = None,
+        status: str | None = None,
+        tz: Annotated[str | None, Parameter(description="IANA zone; default clinic's")] = None,
+    ) -> DayOut:
+        return await listing.day_appointments(staff_tenant, staff, date, specialist_id, status, tz)
+
+
+route_handlers: list[Any] = [PublicHoldsController, StaffAppointmentsController]

