@@ -108,6 +108,19 @@ async def platform_tx() -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+async def platform_fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
+    """One schema-qualified read outside any transaction block (a single round trip)."""
+    engine = _engine()
+    if engine.pool is not None:
+        row: asyncpg.Record | None = await engine.pool.fetchrow(query, *args)
+        return row
+    conn = await engine.get_new_connection()
+    try:
+        return await conn.fetchrow(query, *args)  # type: ignore[no-any-return]
+    finally:
+        await conn.close()
+
+
 async def run_in_tenant_tx(
     tenant: Tenant, work: Callable[[asyncpg.Connection], Awaitable[T]], *, attempts: int = 6
 ) -> T:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +15,7 @@ from carebook.migrations import MIGRATE_LOCK_KEY, apply_tenant_migrations
 from carebook.tenancy import (
     ClinicSettings,
     Tenant,
+    platform_fetchrow,
     platform_tx,
     quote_ident,
     schema_for_slug,
@@ -52,13 +55,32 @@ def clinic_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+# slug -> (valid until, Tenant): every request resolves its clinic, so a short per-process
+# cache saves a round trip on the hot path. Status changes made through this process drop
+# the entry at once; elsewhere they apply within the TTL.
+_cache: dict[str, tuple[float, Tenant]] = {}
+
+
+def _cache_ttl() -> float:
+    return float(os.environ.get("CAREBOOK_TENANT_CACHE_SECONDS", "2"))
+
+
 async def find_tenant(slug: str) -> Tenant:
     """The clinic for a slug (any status); unknown or malformed slugs are a 404."""
-    async with platform_tx() as conn:
-        row = await conn.fetchrow(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug = $1", slug)
+    cached = _cache.get(slug)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    row = await platform_fetchrow(
+        f"SELECT {_TENANT_COLUMNS} FROM public.tenants WHERE slug = $1", slug
+    )
     if row is None:
         raise TenantNotFound(f"There is no clinic '{slug}'.")
-    return tenant_from_row(row)
+    tenant = tenant_from_row(row)
+    if (ttl := _cache_ttl()) > 0:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[slug] = (time.monotonic() + ttl, tenant)
+    return tenant
 
 
 async def active_tenant(slug: str) -> Tenant:
@@ -120,6 +142,7 @@ async def list_clinics() -> list[asyncpg.Record]:
 
 
 async def set_clinic_status(slug: str, status: str) -> asyncpg.Record:
+    _cache.pop(slug, None)
     async with platform_tx() as conn:
         row = await conn.fetchrow(
             f"UPDATE tenants SET status = $2 WHERE slug = $1 RETURNING {_TENANT_COLUMNS}",
