@@ -63,6 +63,7 @@ class Settings:
             booking_rate_per_minute=_int("CAREBOOK_BOOKING_RATE", 20),
             login_rate_per_minute=_int("CAREBOOK_LOGIN_RATE", 10),
             sse_queue_size=_int("CAREBOOK_SSE_QUEUE", 1000),
+            sse_heartbeat_seconds=float(os.environ.get("CAREBOOK_SSE_HEARTBEAT_SECONDS") or 15),
             event_retention_hours=_int("CAREBOOK_EVENT_RETENTION_HOURS", 48),
             trusted_proxies=tuple(
                 p for p in os.environ.get("CAREBOOK_TRUSTED_PROXIES", "").split(",") if p

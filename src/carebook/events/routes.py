@@ -1,7 +1,145 @@
-"""SSE route for live updates."""
+"""SSE route for live updates, and the hub's health (scheduling spec §7)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
-route_handlers: list[Any] = []
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from carebook.errors import CarebookError, NotFound
+from carebook.events.hub import Hub, HubClosed, get_hub
+from carebook.events.replay import missed_events, parse_last_event_id
+from carebook.events.subscriber import PING, RESYNC, RETRY_MS, Event, Subscriber
+from carebook.tenancy import Tenant, tenant_tx
+from tenants.guards import PUBLIC
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class LiveUpdatesUnavailable(CarebookError):
+    status, code, title = 503, "live_updates_unavailable", "Live updates unavailable"
+
+
+class LiveUpdatesController(Controller):
+    path = "/api/v1/clinics/{clinic:str}/public/calendars"
+    tags = ["public booking"]
+    dependencies = PUBLIC
+
+    @get(
+        "/{calendar_id:uuid}/events",
+        summary="Live updates of a calendar's slots (Server-Sent Events)",
+        description=(
+            "A `text/event-stream` of `slot.held`, `slot.booked`, `slot.released`, "
+            "`availability.changed` and `resync` events about this calendar's specialists. "
+            "Every event has an `id:`; reconnect with `Last-Event-ID` (or `?last_event_id=`) "
+            "to get the missed ones in order, or `resync` when they are no longer retained. "
+            "A `: ping` comment comes at least every 15 s."
+        ),
+        media_type="text/event-stream",
+    )
+    async def events(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        calendar_id: UUID,
+        last_event_id: str | None = Parameter(query="last_event_id", default=None, required=False),
+    ) -> Stream:
+        try:
+            hub = get_hub()
+        except HubClosed:
+            hub = None
+        if hub is None or hub.closing:
+            raise LiveUpdatesUnavailable(
+                "This server is restarting; reconnect shortly.", headers={"Retry-After": "2"}
+            )
+        async with tenant_tx(tenant) as conn:
+            if not await conn.fetchval("SELECT 1 FROM calendars WHERE id = $1", calendar_id):
+                raise NotFound("There is no such calendar.", code="calendar_not_found")
+        # The browser's reconnect header wins over the id the page was first opened with.
+        raw = request.headers.get("last-event-id") or last_event_id
+        return Stream(
+            _stream(hub, tenant.schema, calendar_id, parse_last_event_id(raw)),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+
+
+async def _stream(
+    hub: Hub, schema: str, calendar_id: UUID, last_seen: int | None
+) -> AsyncIterator[bytes]:
+    """Subscribe first, then replay from the table, then follow the live queue.
+
+    ``sent`` is the id the client is known to have: live events at or below it are
+    skipped, so an event that is both replayed and queued is sent once.
+    """
+    try:
+        sub = await hub.subscribe(schema, calendar_id)
+    except HubClosed:
+        return
+    try:
+        opening = f"retry: {RETRY_MS}\n"
+        if last_seen is None:
+            opening += f"id: {sub.start_id}\n"  # a reconnect then replays from here
+        yield (opening + "\n").encode()
+        sent = sub.start_id
+        if last_seen is not None:
+            replay = await missed_events(sub, last_seen)
+            for event in replay:
+                yield event.frame
+            if not (replay and replay[0].type == RESYNC):
+                sent = max(sent, last_seen)
+        async for frame in _follow(sub, sent):
+            yield frame
+    finally:
+        hub.unsubscribe(sub)
+
+
+async def _follow(sub: Subscriber, sent: int) -> AsyncIterator[bytes]:
+    """Live frames and heartbeats until the hub closes the stream.
+
+    Whatever is queued when the stream wakes goes out as one chunk: under load, one write
+    per wake-up instead of one per event.
+    """
+    while True:
+        item = await sub.queue.get()
+        frames: list[bytes] = []
+        while True:
+            if item is PING:
+                ping = b": ping\n"
+                # Nothing for this calendar, but the clinic moved on: advance the client's
+                # Last-Event-ID (an id-only block dispatches no event) so a reconnect after
+                # a quiet spell does not look older than the retention. An empty queue
+                # means every event up to the hub's cursor has been taken from it.
+                if sub.queue.empty() and sub.cursor > sent:
+                    sent = sub.cursor
+                    ping += b"id: %d\n" % sent
+                frames.append(ping + b"\n")
+            elif isinstance(item, Event):
+                if item.type == RESYNC or item.id > sent:
+                    sent = max(sent, item.id)
+                    frames.append(item.frame)
+            else:  # CLOSE: the process is going down
+                if frames:
+                    yield b"".join(frames)
+                return
+            if sub.queue.empty():
+                break
+            item = sub.queue.get_nowait()
+        if frames:
+            yield b"".join(frames)
+
+
+@get("/health/live", tags=["platform"], summary="Live-updates hub of this process")
+async def live_health() -> dict[str, Any]:
+    """Whether this process listens for events, and how many streams it serves."""
+    try:
+        return get_hub().stats()
+    except HubClosed:
+        return {"listening": False, "subscribers": 0, "clinics": 0, "reconnects": 0}
+
+
+route_handlers: list[Any] = [LiveUpdatesController, live_health]

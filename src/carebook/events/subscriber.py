@@ -1,0 +1,127 @@
+"""Events as streams see them, and one subscriber (one open SSE stream) of the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from carebook.events.outbox import AVAILABILITY_CHANGED, PUBLIC_DATA_KEYS
+
+RESYNC = "resync"
+RETRY_MS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One outbox row, with its SSE frame encoded once for all subscribers."""
+
+    id: int
+    type: str
+    specialist_id: UUID | None
+    calendar_id: UUID | None  # only meaningful for availability.changed (calendar edits)
+    frame: bytes
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Event:
+        raw = row["data"]
+        data: dict[str, Any] = json.loads(raw) if isinstance(raw, str | bytes) else dict(raw)
+        specialist: UUID | None = row["specialist_id"]
+        calendar = _uuid(data.get("calendar_id"))
+        # Only whitelisted keys leave the server, whatever was stored.
+        public = {k: data[k] for k in sorted(PUBLIC_DATA_KEYS) if k in data}
+        if specialist is not None:
+            public["specialist_id"] = str(specialist)
+        return cls(
+            row["id"], row["type"], specialist, calendar, encode(row["id"], row["type"], public)
+        )
+
+    @classmethod
+    def resync(cls, event_id: int) -> Event:
+        """Tell the page to refetch everything; its id lets a reconnect continue after it."""
+        return cls(event_id, RESYNC, None, None, encode(event_id, RESYNC, {}))
+
+
+def encode(event_id: int, type_: str, data: Mapping[str, Any]) -> bytes:
+    payload = json.dumps(data, separators=(",", ":"), default=str)
+    return f"id: {event_id}\nevent: {type_}\ndata: {payload}\n\n".encode()
+
+
+def _uuid(value: Any) -> UUID | None:
+    try:
+        return UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+CLOSE = _Sentinel("CLOSE")  # the hub is shutting down: end the stream
+PING = _Sentinel("PING")  # time for a heartbeat comment
+QueueItem = Event | _Sentinel
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One stream's view of the hub: a bounded queue of events for one calendar.
+
+    ``cursor`` is the hub's read position for the clinic at the time it last offered this
+    subscriber events: when the queue is empty, every event up to ``cursor`` that concerns
+    the calendar has been taken from the queue.
+    """
+
+    schema: str
+    calendar_id: UUID
+    specialists: frozenset[UUID]
+    queue_size: int
+    start_id: int = 0
+    cursor: int = 0
+    resyncs: int = 0
+    queue: asyncio.Queue[QueueItem] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.queue_size)
+
+    def wants(self, event: Event) -> bool:
+        """Whether this calendar's page cares about ``event`` (scheduling spec §7)."""
+        if event.type == AVAILABILITY_CHANGED and event.calendar_id is not None:
+            return event.calendar_id == self.calendar_id
+        if event.specialist_id is None:
+            return True  # clinic-wide, e.g. a closure
+        return event.specialist_id in self.specialists
+
+    def offer(self, event: Event) -> None:
+        """Queue ``event`` without ever blocking; on overflow, trim to a single ``resync``."""
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._trim()
+            self.resyncs += 1
+            self.queue.put_nowait(Event.resync(event.id))
+
+    def ping(self) -> None:
+        """Ask for a heartbeat; a full queue has plenty to send already."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(PING)
+
+    def close(self) -> None:
+        """Make the stream end after what it already has (or at once if it is full)."""
+        try:
+            self.queue.put_nowait(CLOSE)
+        except asyncio.QueueFull:
+            self._trim()
+            self.queue.put_nowait(CLOSE)
+
+    def _trim(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
