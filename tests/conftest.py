@@ -172,7 +172,7 @@ class LiveServer:
 def start_live_server(name: str, extra_env: dict[str, str] | None = None) -> LiveServer:
     """A real uvicorn process of the app (streams and races need real HTTP)."""
     port = _free_port()
-    log = ROOT / "test-artifacts" / f"server-{WORKER}-{name}.log"
+    log = ROOT / "test-artifacts" / f"server-{WORKER}-{os.getpid()}-{name}.log"
     log.parent.mkdir(exist_ok=True)
     env = {**os.environ, **(extra_env or {}), "CAREBOOK_BASE_URL": f"http://127.0.0.1:{port}"}
     proc = subprocess.Popen(
