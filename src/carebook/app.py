@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,14 @@ async def start_pool() -> None:
 async def stop_pool() -> None:
     from carebook.piccolo_conf import DB
 
-    if DB.pool is not None:
-        await DB.close_connection_pool()
+    pool, DB.pool = DB.pool, None
+    if pool is not None:
+        # close() waits for every borrowed connection; never let one stuck borrower hang
+        # shutdown.
+        try:
+            await asyncio.wait_for(pool.close(), timeout=10)
+        except TimeoutError:
+            pool.terminate()
 
 
 def route_handlers() -> list[Any]:
