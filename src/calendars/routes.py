@@ -1,7 +1,298 @@
-"""HTTP routes of the calendars domain."""
+"""HTTP routes of the calendars domain: staff availability/catalog API, public catalog, slots."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
-route_handlers: list[Any] = []
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.params import Parameter
+
+from calendars import catalog, service, slots
+from calendars.schemas import (
+    CalendarIn,
+    CalendarOut,
+    CalendarPatch,
+    Catalog,
+    ClosureIn,
+    ClosureOut,
+    DayOut,
+    OverrideIn,
+    OverrideOut,
+    PublicCalendar,
+    ServiceIn,
+    ServiceOut,
+    ServicePatch,
+    SlotOut,
+    SlotsOut,
+    SpecialistIn,
+    SpecialistOut,
+    SpecialistPatch,
+    WeeklyInterval,
+)
+from carebook.tenancy import Tenant, tenant_tx
+from tenants.guards import PUBLIC, STAFF, StaffPrincipal
+
+STAFF_PATH = "/api/v1/clinics/{clinic:str}"
+PUBLIC_PATH = "/api/v1/clinics/{clinic:str}/public"
+
+
+def clock(request: Request[Any, Any, Any]) -> datetime:
+    """The current instant; tests may pin it with ``app.state.clock`` (a callable)."""
+    pinned = getattr(request.app.state, "clock", None)
+    return pinned() if callable(pinned) else datetime.now(UTC)
+
+
+class SpecialistsController(Controller):
+    path = f"{STAFF_PATH}/specialists"
+    tags = ["availability"]
+    dependencies = STAFF
+
+    @get("/", summary="List specialists (staff)")
+    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[SpecialistOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.list_specialists(conn)
+
+    @post("/", status_code=201, summary="Add a specialist (clinic admins)")
+    async def create(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: SpecialistIn
+    ) -> SpecialistOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.create_specialist(conn, data)
+
+    @get("/{specialist_id:uuid}", summary="One specialist (staff)")
+    async def show(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID
+    ) -> SpecialistOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.get_specialist(conn, specialist_id)
+
+    @patch("/{specialist_id:uuid}", summary="Change a specialist (clinic admins)")
+    async def update(
+        self,
+        staff_tenant: Tenant,
+        clinic_admin: StaffPrincipal,
+        specialist_id: UUID,
+        data: SpecialistPatch,
+    ) -> SpecialistOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.update_specialist(conn, specialist_id, data)
+
+    @delete("/{specialist_id:uuid}", status_code=204, summary="Delete a specialist (admins)")
+    async def destroy(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, specialist_id: UUID
+    ) -> None:
+        async with tenant_tx(staff_tenant) as conn:
+            await service.delete_specialist(conn, specialist_id)
+
+    @get("/{specialist_id:uuid}/schedule", summary="Weekly schedule (staff)")
+    async def schedule(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID
+    ) -> list[WeeklyInterval]:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.weekly_schedule(conn, specialist_id)
+
+    @put("/{specialist_id:uuid}/schedule",
+         summary="Replace the weekly schedule atomically (own, or any as admin)")  # fmt: skip
+    async def replace_schedule(
+        self,
+        staff_tenant: Tenant,
+        staff: StaffPrincipal,
+        specialist_id: UUID,
+        data: list[WeeklyInterval],
+    ) -> list[WeeklyInterval]:
+        async with tenant_tx(staff_tenant) as conn:
+            await service.ensure_can_edit(conn, staff, specialist_id)
+            return await service.replace_weekly_schedule(conn, specialist_id, data)
+
+    @get("/{specialist_id:uuid}/overrides", summary="Date overrides (staff)")
+    async def overrides(
+        self,
+        staff_tenant: Tenant,
+        staff: StaffPrincipal,
+        specialist_id: UUID,
+        since: date | None = None,
+    ) -> list[OverrideOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.list_overrides(conn, specialist_id, since)
+
+    @post("/{specialist_id:uuid}/overrides", status_code=201,
+          summary="Add a day off or custom hours (own, or any as admin)")  # fmt: skip
+    async def add_override(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID, data: OverrideIn
+    ) -> OverrideOut:
+        async with tenant_tx(staff_tenant) as conn:
+            await service.ensure_can_edit(conn, staff, specialist_id)
+            return await service.create_override(conn, specialist_id, data)
+
+    @delete("/{specialist_id:uuid}/overrides/{override_id:uuid}", status_code=204,
+            summary="Remove an override (own, or any as admin)")  # fmt: skip
+    async def remove_override(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID, override_id: UUID
+    ) -> None:
+        async with tenant_tx(staff_tenant) as conn:
+            await service.ensure_can_edit(conn, staff, specialist_id)
+            await service.delete_override(conn, specialist_id, override_id)
+
+
+class ClosuresController(Controller):
+    path = f"{STAFF_PATH}/closures"
+    tags = ["availability"]
+    dependencies = STAFF
+
+    @get("/", summary="Clinic closures (staff)")
+    async def index(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, since: date | None = None
+    ) -> list[ClosureOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.list_closures(conn, since)
+
+    @post("/", status_code=201, summary="Close the clinic on dates (clinic admins)")
+    async def create(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: ClosureIn
+    ) -> ClosureOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.create_closure(conn, data)
+
+    @delete("/{closure_id:uuid}", status_code=204, summary="Remove a closure (clinic admins)")
+    async def destroy(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, closure_id: UUID
+    ) -> None:
+        async with tenant_tx(staff_tenant) as conn:
+            await service.delete_closure(conn, closure_id)
+
+
+class ServicesController(Controller):
+    path = f"{STAFF_PATH}/services"
+    tags = ["catalog"]
+    dependencies = STAFF
+
+    @get("/", summary="List services (staff)")
+    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[ServiceOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.list_services(conn)
+
+    @post("/", status_code=201, summary="Add a service (clinic admins)")
+    async def create(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: ServiceIn
+    ) -> ServiceOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.create_service(conn, data)
+
+    @get("/{service_id:uuid}", summary="One service (staff)")
+    async def show(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, service_id: UUID
+    ) -> ServiceOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.get_service(conn, service_id)
+
+    @patch("/{service_id:uuid}", summary="Change a service (clinic admins)")
+    async def update(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, service_id: UUID,
+        data: ServicePatch,
+    ) -> ServiceOut:  # fmt: skip
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.update_service(conn, service_id, data)
+
+    @delete("/{service_id:uuid}", status_code=204, summary="Delete a service (clinic admins)")
+    async def destroy(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, service_id: UUID
+    ) -> None:
+        async with tenant_tx(staff_tenant) as conn:
+            await catalog.delete_service(conn, service_id)
+
+
+class CalendarsController(Controller):
+    path = f"{STAFF_PATH}/calendars"
+    tags = ["catalog"]
+    dependencies = STAFF
+
+    @get("/", summary="List booking calendars (staff)")
+    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[CalendarOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.list_calendars(conn)
+
+    @post("/", status_code=201, summary="Add a booking calendar (clinic admins)")
+    async def create(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: CalendarIn
+    ) -> CalendarOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.create_calendar(conn, data)
+
+    @get("/{calendar_id:uuid}", summary="One booking calendar (staff)")
+    async def show(
+        self, staff_tenant: Tenant, staff: StaffPrincipal, calendar_id: UUID
+    ) -> CalendarOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.get_calendar(conn, calendar_id)
+
+    @patch("/{calendar_id:uuid}", summary="Change a booking calendar (clinic admins)")
+    async def update(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, calendar_id: UUID,
+        data: CalendarPatch,
+    ) -> CalendarOut:  # fmt: skip
+        async with tenant_tx(staff_tenant) as conn:
+            return await catalog.update_calendar(conn, calendar_id, data)
+
+    @delete("/{calendar_id:uuid}", status_code=204, summary="Delete a calendar (clinic admins)")
+    async def destroy(
+        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, calendar_id: UUID
+    ) -> None:
+        async with tenant_tx(staff_tenant) as conn:
+            await catalog.delete_calendar(conn, calendar_id)
+
+
+class PublicCatalogController(Controller):
+    path = PUBLIC_PATH
+    tags = ["public"]
+    dependencies = PUBLIC
+
+    @get("/catalog", summary="Listed, active services and calendars with price and duration")
+    async def catalog(self, tenant: Tenant) -> Catalog:
+        async with tenant_tx(tenant) as conn:
+            return await catalog.public_catalog(conn, tenant)
+
+    @get("/calendars/by-slug/{slug:str}", summary="One active calendar by slug (also unlisted)")
+    async def by_slug(self, tenant: Tenant, slug: str) -> PublicCalendar:
+        async with tenant_tx(tenant) as conn:
+            return await catalog.public_calendar_by_slug(conn, slug)
+
+    @get("/calendars/{calendar_id:uuid}/slots",
+         summary="Bookable slots by local date (every date of the range is listed)")  # fmt: skip
+    async def slots(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        calendar_id: UUID,
+        start: str = Parameter(description="First local date, YYYY-MM-DD"),
+        end: str = Parameter(description="Last local date (inclusive), at most 62 days on"),
+        tz: str | None = Parameter(default=None, description="IANA zone; default clinic's"),
+        specialist_id: UUID | None = None,
+    ) -> SlotsOut:
+        first = slots.parse_local_date(start, "start")
+        last = slots.parse_local_date(end, "end")
+        result = await slots.available_slots(
+            tenant, calendar_id, first, last, tz, specialist_id, clock(request)
+        )
+        return SlotsOut(
+            calendar_id=result.calendar_id,
+            timezone=result.timezone,
+            duration_minutes=result.duration_minutes,
+            days=[
+                DayOut(
+                    date=day.date.isoformat(),
+                    slots=[SlotOut(s.start, s.end, s.specialist_ids) for s in day.slots],
+                )
+                for day in result.days
+            ],
+        )
+
+
+route_handlers: list[Any] = [
+    SpecialistsController,
+    ClosuresController,
+    ServicesController,
+    CalendarsController,
+    PublicCatalogController,
+]

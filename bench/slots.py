@@ -1,0 +1,305 @@
+"""Benchmark of the availability engine (issue 4): 31 days x 10 specialists on one calendar.
+
+Run: ``.venv/bin/python bench/slots.py [--levels 1000,10000,100000,1000000] [--runs 200]``.
+Uses DATABASE_URL's server if set, else the embedded PostgreSQL (data in .carebook/bench);
+creates its own database ``carebook_bench`` afresh, migrates it and onboards one clinic.
+
+Data: one Berlin clinic with 400 specialists, each working Mon-Fri 09:00-17:00 (buffer 0);
+10 of them are on the benchmarked calendar (30 min). Appointments are spread evenly over the
+specialists and over a year of working slots (a fixed permutation, so blocking appointments
+never overlap): 85 % booked/confirmed/done, 10 % cancelled, 5 % expired holds. At 1M that is
+2,500 appointments per specialist, ~60 % of their working slots. Levels are cumulative.
+Timed: the SQL function call (round trip on a local socket; an upper bound of server time)
+and the slots service (tenant transaction + engine + grouping, what the endpoint runs) and the
+HTTP endpoint in process (ASGI, no network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+SPECIALISTS = 400
+ON_CALENDAR = 10
+SLOTS_PER_YEAR = 52 * 5 * 16  # weeks x weekdays x half-hour slots between 09:00 and 17:00
+YEAR_START = date(2026, 12, 7)  # a Monday
+NOW = datetime(2027, 5, 31, 22, 0, tzinfo=UTC)
+FIRST_QUERY_DAY = date(2027, 6, 1)
+
+INSERT_APPOINTMENTS = """
+WITH n AS (
+    SELECT i, i % $3 AS s, i / $3 AS j FROM generate_series($1::bigint, $2::bigint - 1) i
+), pos AS (  -- 7919 is prime and coprime with 4160: j -> p is a permutation of the year
+    SELECT i, s, (j * 7919) % 4160 AS p FROM n
+), t AS (
+    SELECT i, s, ((($5::date + ((p / 80) * 7 + (p % 80) / 16)::int) + time '09:00'
+                  + make_interval(mins => 30 * (p % 16)::int)) AT TIME ZONE 'Europe/Berlin') AS st
+    FROM pos
+)
+INSERT INTO appointments (calendar_id, specialist_id, status, starts_at, ends_at, blocking)
+SELECT $4, sp.ids[t.s + 1],
+       CASE WHEN t.i % 20 = 0 THEN 'expired' WHEN t.i % 10 = 5 THEN 'cancelled'
+            WHEN t.i % 3 = 0 THEN 'confirmed' WHEN t.i % 3 = 1 THEN 'done' ELSE 'booked' END,
+       t.st, t.st + interval '30 minutes', tstzrange(t.st, t.st + interval '30 minutes')
+FROM t, (SELECT array_agg(id ORDER BY name) AS ids FROM specialists) sp
+"""
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def machine() -> dict[str, str]:
+    def sh(cmd: str) -> str:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+
+    return {
+        "cpus": sh("nproc"),
+        "model": sh("lscpu | grep 'Model name' | sed 's/Model name: *//'"),
+        "memory": sh("free -h | awk '/Mem:/ {print $2}'"),
+        "python": platform.python_version(),
+    }
+
+
+async def setup(db_url: str) -> Any:
+    from carebook.migrations import migrate_all
+    from tenants.service import find_tenant, onboard_clinic
+
+    await migrate_all(db_url)
+    await onboard_clinic(
+        slug="bench", name="Bench Clinic", timezone="Europe/Berlin", admin_email="admin@bench.test"
+    )
+    tenant = await find_tenant("bench")
+    from carebook.tenancy import tenant_tx
+
+    async with tenant_tx(tenant) as conn:
+        await conn.execute(
+            """INSERT INTO specialists (name, email, timezone)
+               SELECT 'Specialist ' || lpad(g::text, 4, '0'), 's' || g || '@bench.test',
+                      'Europe/Berlin' FROM generate_series(1, $1) g""",
+            SPECIALISTS,
+        )
+        await conn.execute(
+            """INSERT INTO weekly_intervals (specialist_id, isodow, starts, ends)
+               SELECT s.id, d, '09:00', '17:00' FROM specialists s, generate_series(1, 5) d"""
+        )
+        service = await conn.fetchval(
+            "INSERT INTO services (name, default_duration_minutes) VALUES ('Bench', 30) "
+            "RETURNING id"
+        )
+        calendar = await conn.fetchval(
+            """INSERT INTO calendars (service_id, name, slug, price_minor, currency,
+                   duration_minutes, min_notice_minutes, horizon_days)
+               VALUES ($1, 'Bench', 'bench', 8000, 'EUR', 30, 120, 400) RETURNING id""",
+            service,
+        )
+        await conn.execute(
+            """INSERT INTO calendar_specialists (calendar_id, specialist_id)
+               SELECT $1, id FROM specialists ORDER BY name LIMIT $2""",
+            calendar,
+            ON_CALENDAR,
+        )
+    return tenant, calendar
+
+
+def query_days(k: int) -> tuple[date, date]:
+    first = FIRST_QUERY_DAY + timedelta(days=(k * 7) % 120)
+    return first, first + timedelta(days=30)
+
+
+async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[str, float]:
+    from calendars.slots import available_slots, first_instant
+    from carebook.tenancy import tenant_tx
+    from carebook.zones import valid_zone
+
+    zone = valid_zone("Europe/Berlin")
+    sql_ms: list[float] = []
+    service_ms: list[float] = []
+    http_ms: list[float] = []
+    count = 0
+    async with tenant_tx(tenant) as conn:
+        for k in range(runs + 10):
+            first, last = query_days(k)
+            started = time.perf_counter()
+            count = await conn.fetchval(
+                "SELECT count(*) FROM available_slots($1, $2, $3, $4)",
+                calendar,
+                first_instant(first, zone),
+                first_instant(last + timedelta(days=1), zone),
+                NOW,
+            )
+            if k >= 10:  # warm-up excluded
+                sql_ms.append((time.perf_counter() - started) * 1000)
+    for k in range(runs + 10):
+        first, last = query_days(k)
+        started = time.perf_counter()
+        await available_slots(tenant, calendar, first, last, None, None, NOW)
+        if k >= 10:
+            service_ms.append((time.perf_counter() - started) * 1000)
+    if http is not None:
+        for k in range(runs // 2 + 5):
+            first, last = query_days(k)
+            started = time.perf_counter()
+            r = await http.get(
+                f"/api/v1/clinics/bench/public/calendars/{calendar}/slots",
+                params={"start": first.isoformat(), "end": last.isoformat()},
+            )
+            assert r.status_code == 200, r.text
+            if k >= 5:
+                http_ms.append((time.perf_counter() - started) * 1000)
+    result = {
+        "rows": float(count),
+        "sql_p50": statistics.median(sql_ms),
+        "sql_p95": pct(sql_ms, 0.95),
+        "svc_p50": statistics.median(service_ms),
+        "svc_p95": pct(service_ms, 0.95),
+    }
+    if http_ms:
+        result |= {"http_p50": statistics.median(http_ms), "http_p95": pct(http_ms, 0.95)}
+    return result
+
+
+def body_query() -> str:
+    """The engine's query with $n parameters, to EXPLAIN what the function runs."""
+    from carebook.sqlfiles import sql
+
+    text = sql("calendars", "tenant/0015_availability_engine.sql")
+    body = text.split("RETURN QUERY", 1)[1].rsplit("END", 1)[0].strip().rstrip(";")
+    names = ["p_calendar", "p_from", "p_to", "p_now", "p_specialist", "p_ignore_blocking"]
+    casts = ["uuid", "timestamptz", "timestamptz", "timestamptz", "uuid", "boolean"]
+    for i, (name, cast) in enumerate(zip(names, casts, strict=True), start=1):
+        body = re.sub(rf"\b{name}\b", f"${i}::{cast}", body)
+    return body
+
+
+async def explain(tenant: Any, calendar: Any) -> str:
+    from calendars.slots import first_instant
+    from carebook.tenancy import tenant_tx
+    from carebook.zones import valid_zone
+
+    zone = valid_zone("Europe/Berlin")
+    first, last = query_days(0)
+    args = [
+        calendar,
+        first_instant(first, zone),
+        first_instant(last + timedelta(days=1), zone),
+        NOW,
+        None,
+        False,
+    ]
+    async with tenant_tx(tenant) as conn:
+        for _ in range(3):
+            await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {body_query()}", *args)
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {body_query()}", *args)
+        # The function scan above hides how appointments are read: show that query too.
+        inner = await conn.fetch(
+            """EXPLAIN (ANALYZE, BUFFERS)
+               SELECT * FROM blocking_ranges(
+                   $1::uuid[], tstzrange($2, $3), $4)""",
+            await conn.fetchval(
+                "SELECT array_agg(specialist_id) FROM calendar_specialists WHERE calendar_id = $1",
+                calendar,
+            ),
+            args[1],
+            args[2],
+            NOW,
+        )
+    return (
+        "\n".join(r[0] for r in rows) + "\n\nblocking_ranges():\n" + "\n".join(r[0] for r in inner)
+    )
+
+
+async def main(levels: list[int], runs: int, with_http: bool) -> None:
+    import asyncpg
+
+    from carebook.app import start_pool, stop_pool
+    from carebook.tenancy import tenant_tx
+
+    db_url = os.environ["DATABASE_URL"]
+    await start_pool()
+    tenant, calendar = await setup(db_url)
+    http = None
+    if with_http:
+        import httpx
+
+        from carebook.app import create_app
+
+        transport = httpx.ASGITransport(app=create_app(), client=("127.0.0.1", 50001))
+        http = httpx.AsyncClient(transport=transport, base_url="http://bench")
+    conn = await asyncpg.connect(db_url)
+    info = machine() | {"postgres": await conn.fetchval("SHOW server_version")}
+    await conn.close()
+    print("machine:", info, flush=True)
+    names = ["sql p50", "sql p95", "svc p50", "svc p95", "http p50", "http p95", "insert s", "load"]
+    header = f"{'appointments':>12} {'slots':>6} " + " ".join(f"{n:>8}" for n in names)
+    lines = [header]
+    print(header, flush=True)
+    done = 0
+    explain_text = ""
+    for level in levels:
+        started = time.perf_counter()
+        async with tenant_tx(tenant) as conn:
+            await conn.execute(INSERT_APPOINTMENTS, done, level, SPECIALISTS, calendar, YEAR_START)
+            await conn.execute("ANALYZE appointments")
+        inserted = time.perf_counter() - started
+        done = level
+        r = await time_level(tenant, calendar, runs, http)
+        line = (
+            f"{level:>12,} {int(r['rows']):>6} {r['sql_p50']:>8.2f} {r['sql_p95']:>8.2f} "
+            f"{r['svc_p50']:>8.2f} {r['svc_p95']:>8.2f} {r.get('http_p50', 0):>8.2f} "
+            f"{r.get('http_p95', 0):>8.2f} {inserted:>8.1f} {os.getloadavg()[0]:>8.1f}"
+        )
+        lines.append(line)
+        print(line, flush=True)
+        if level == 100_000:
+            explain_text = await explain(tenant, calendar)
+    if http is not None:
+        await http.aclose()
+    await stop_pool()
+    print("\n" + "\n".join(lines))
+    print(
+        "(times in ms; slots = (start, specialist) rows returned for 31 days;"
+        " load = 1-minute load average after the level)"
+    )
+    if explain_text:
+        print("\nEXPLAIN (ANALYZE, BUFFERS) of the engine's query at 100,000 appointments:\n")
+        print(explain_text)
+
+
+def prepare_database() -> None:
+    from carebook.runtime import create_database, ensure_services, with_database
+
+    if os.environ.get("DATABASE_URL"):
+        server = os.environ["DATABASE_URL"]
+    else:
+        server, _ = ensure_services(ROOT / ".carebook" / "bench")
+    db_url = with_database(server, "carebook_bench")
+    asyncio.run(create_database(db_url, drop_first=True))
+    os.environ["DATABASE_URL"] = db_url
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--levels", default="1000,10000,100000,1000000")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--no-http", action="store_true")
+    args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "bench"))
+    prepare_database()
+    asyncio.run(main([int(x) for x in args.levels.split(",")], args.runs, not args.no_http))
