@@ -1,0 +1,133 @@
+"""What the public pages read: the catalog, one calendar, one appointment for its patient.
+
+The catalog comes from ``calendars.catalog``. Two small read-only queries live here until
+the owning domains expose them: a calendar's horizon and an appointment for its manage link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from calendars import catalog
+from calendars.schemas import PublicCalendar
+from carebook.errors import NotFound
+from carebook.sqlfiles import sql
+from carebook.tenancy import Tenant, tenant_tx
+from carebook.tokens import digests_match, token_digest
+
+
+@dataclass(frozen=True)
+class Specialist:
+    id: UUID
+    name: str
+
+
+@dataclass(frozen=True)
+class CalendarInfo:
+    """A bookable calendar as the public pages show it."""
+
+    id: UUID
+    slug: str
+    name: str
+    kind: str
+    price_minor: int
+    currency: str
+    duration_minutes: int
+    service_name: str
+    specialists: list[Specialist] = field(default_factory=list)
+    horizon_days: int = 60
+
+
+@dataclass(frozen=True)
+class ServiceGroup:
+    id: UUID
+    name: str
+    description: str
+    calendars: list[CalendarInfo]
+
+
+@dataclass(frozen=True)
+class PatientAppointment:
+    """One appointment as its patient (the holder of the manage token) may see it."""
+
+    id: UUID
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    price_minor: int
+    currency: str
+    calendar_name: str
+    calendar_slug: str
+    specialist_name: str
+    patient_timezone: str | None
+    version: int
+    updated_at: datetime
+
+
+def _calendar(cal: PublicCalendar, horizon_days: int = 60) -> CalendarInfo:
+    return CalendarInfo(
+        id=cal.id,
+        slug=cal.slug,
+        name=cal.name,
+        kind=cal.kind,
+        price_minor=int(cal.price_minor),
+        currency=cal.currency,
+        duration_minutes=cal.duration_minutes,
+        service_name=cal.service_name,
+        specialists=[Specialist(s.id, s.name) for s in cal.specialists],
+        horizon_days=horizon_days,
+    )
+
+
+async def public_catalog(tenant: Tenant) -> list[ServiceGroup]:
+    """Listed, active calendars grouped by their active service (``calendars.catalog``)."""
+    async with tenant_tx(tenant) as conn:
+        found = await catalog.public_catalog(conn, tenant)
+    return [
+        ServiceGroup(s.id, s.name, s.description, [_calendar(c) for c in s.calendars])
+        for s in found.services
+    ]
+
+
+async def calendar_by_slug(tenant: Tenant, slug: str) -> CalendarInfo:
+    """An active calendar by slug, listed or not; anything else is a 404."""
+    async with tenant_tx(tenant) as conn:
+        cal = await catalog.public_calendar_by_slug(conn, slug)
+        horizon = await conn.fetchval(sql("web", "calendar_horizon.sql"), cal.id)
+    return _calendar(cal, int(horizon or 60))
+
+
+async def appointment_for_patient(
+    tenant: Tenant, appointment_id: str, token: str | None
+) -> PatientAppointment:
+    """The appointment if ``token`` is its manage token; otherwise a 404 that reveals nothing."""
+    missing = NotFound(
+        "This appointment link is not valid. Check that you copied the whole link.",
+        code="appointment_not_found",
+    )
+    try:
+        key = UUID(appointment_id)
+    except ValueError:
+        raise missing from None
+    if not token:
+        raise missing
+    async with tenant_tx(tenant) as conn:
+        row = await conn.fetchrow(sql("web", "appointment_for_patient.sql"), key)
+    if row is None or not digests_match(bytes(row["manage_token_hash"]), token_digest(token)):
+        raise missing
+    return PatientAppointment(
+        id=row["id"],
+        status=row["status"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        price_minor=int(row["price_minor"] or 0),
+        currency=row["currency"] or "EUR",
+        calendar_name=row["calendar_name"],
+        calendar_slug=row["calendar_slug"],
+        specialist_name=row["specialist_name"],
+        patient_timezone=row["patient_timezone"],
+        version=row["version"],
+        updated_at=row["updated_at"],
+    )
