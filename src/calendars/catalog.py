@@ -234,7 +234,8 @@ async def delete_calendar(conn: asyncpg.Connection, calendar_id: UUID) -> None:
 
 _PUBLIC_CALENDARS = """
 SELECT c.id, c.slug, c.name, c.kind, c.price_minor, c.currency, c.duration_minutes,
-       s.id AS service_id, s.name AS service_name, s.description AS service_description,
+       c.horizon_days, s.id AS service_id, s.name AS service_name,
+       s.description AS service_description,
        coalesce((SELECT json_agg(json_build_object('id', sp.id, 'name', sp.name)
                                  ORDER BY sp.name, sp.id)::text
                  FROM calendar_specialists cs JOIN specialists sp ON sp.id = cs.specialist_id
@@ -252,6 +253,7 @@ def _public_calendar(row: asyncpg.Record) -> PublicCalendar:
         price_minor=row["price_minor"], currency=row["currency"],
         duration_minutes=row["duration_minutes"], specialists=specialists,
         service_id=row["service_id"], service_name=row["service_name"],
+        horizon_days=row["horizon_days"],
     )  # fmt: skip
 
 

@@ -194,6 +194,7 @@ class PublicCalendar(msgspec.Struct):
     specialists: list[PublicSpecialist]
     service_id: UUID
     service_name: str
+    horizon_days: int = 60
 
 
 class PublicService(msgspec.Struct):

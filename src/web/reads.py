@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from bookings.reads import manage_view
 from calendars import catalog
 from calendars.schemas import PublicCalendar
 from carebook.errors import NotFound
-from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.tokens import digests_match, token_digest
 
@@ -95,8 +95,7 @@ async def calendar_by_slug(tenant: Tenant, slug: str) -> CalendarInfo:
     """An active calendar by slug, listed or not; anything else is a 404."""
     async with tenant_tx(tenant) as conn:
         cal = await catalog.public_calendar_by_slug(conn, slug)
-        horizon = await conn.fetchval(sql("web", "calendar_horizon.sql"), cal.id)
-    return _calendar(cal, int(horizon or 60))
+    return _calendar(cal, cal.horizon_days)
 
 
 async def appointment_for_patient(
@@ -114,7 +113,7 @@ async def appointment_for_patient(
     if not token:
         raise missing
     async with tenant_tx(tenant) as conn:
-        row = await conn.fetchrow(sql("web", "appointment_for_patient.sql"), key)
+        row = await manage_view(conn, key)
     if row is None or not digests_match(bytes(row["manage_token_hash"]), token_digest(token)):
         raise missing
     return PatientAppointment(
