@@ -24,7 +24,7 @@ from calendars.schemas import (
     ServicePatch,
     WeeklyInterval,
 )
-from calendars.service import availability_changed
+from calendars.service import availability_changed, delete_row
 from carebook.errors import Conflict, NotFound, ValidationFailed
 from carebook.tenancy import Tenant
 
@@ -35,10 +35,20 @@ _CALENDAR_COLUMNS = (
     "listed, active, video, required_form_ids"
 )
 # Fields whose change changes which slots exist (publish availability.changed).
-_SLOT_FIELDS = frozenset({
-    "duration_minutes", "slot_interval_minutes", "min_notice_minutes", "horizon_days",
-    "active_from", "active_until", "active", "special_hours", "specialist_ids", "service_id",
-})  # fmt: skip
+_SLOT_FIELDS = frozenset(
+    {
+        "duration_minutes",
+        "slot_interval_minutes",
+        "min_notice_minutes",
+        "horizon_days",
+        "active_from",
+        "active_until",
+        "active",
+        "special_hours",
+        "specialist_ids",
+        "service_id",
+    }
+)
 
 
 async def list_services(conn: asyncpg.Connection) -> list[ServiceOut]:
@@ -57,8 +67,11 @@ async def create_service(conn: asyncpg.Connection, data: ServiceIn) -> ServiceOu
     row = await conn.fetchrow(
         f"""INSERT INTO services (name, description, default_duration_minutes, active)
             VALUES ($1, $2, $3, $4) RETURNING {_SERVICE_COLUMNS}""",
-        data.name, data.description, data.default_duration_minutes, data.active,
-    )  # fmt: skip
+        data.name,
+        data.description,
+        data.default_duration_minutes,
+        data.active,
+    )
     return ServiceOut(**dict(row))
 
 
@@ -82,13 +95,13 @@ async def update_service(
 
 
 async def delete_service(conn: asyncpg.Connection, service_id: UUID) -> None:
-    try:
-        status = await conn.execute("DELETE FROM services WHERE id = $1", service_id)
-    except asyncpg.ForeignKeyViolationError as exc:
-        raise Conflict("The service's calendars have appointments; deactivate it instead.",
-                       code="service_has_appointments") from exc  # fmt: skip
-    if status.endswith(" 0"):
-        raise NotFound("No such service.", code="service_not_found")
+    await delete_row(
+        conn,
+        "services",
+        service_id,
+        noun="service",
+        in_use="The service's calendars have appointments; deactivate it instead.",
+    )
     await availability_changed(conn, None)
 
 
@@ -126,15 +139,19 @@ async def get_calendar(conn: asyncpg.Connection, calendar_id: UUID) -> CalendarO
 
 def _check_calendar(values: dict[str, Any]) -> None:
     if "currency" in values and values["currency"] not in ISO_4217:
-        raise ValidationFailed.field("currency", f"'{values['currency']}' is not an ISO 4217 "
-                                     "currency code.", code="invalid_currency")  # fmt: skip
+        raise ValidationFailed.field(
+            "currency",
+            f"'{values['currency']}' is not an ISO 4217 currency code.",
+            code="invalid_currency",
+        )
     start, until = values.get("active_from"), values.get("active_until")
     for name in ("active_from", "active_until"):
         if values.get(name) is not None and values[name].tzinfo is None:
             raise ValidationFailed.field(name, "Give an offset (ISO 8601).", code="naive_datetime")
     if start is not None and until is not None and start >= until:
-        raise ValidationFailed.field("active_until", "active_until must be after active_from.",
-                                     code="invalid_range")  # fmt: skip
+        raise ValidationFailed.field(
+            "active_until", "active_until must be after active_from.", code="invalid_range"
+        )
 
 
 async def _set_links(conn: asyncpg.Connection, calendar_id: UUID, values: dict[str, Any]) -> None:
@@ -152,8 +169,9 @@ async def _set_links(conn: asyncpg.Connection, calendar_id: UUID, values: dict[s
             "SELECT count(*) FROM specialists WHERE id = ANY($1::uuid[])", ids
         )
         if known != len(ids):
-            raise ValidationFailed.field("specialist_ids", "Unknown specialist id.",
-                                         code="unknown_specialist")  # fmt: skip
+            raise ValidationFailed.field(
+                "specialist_ids", "Unknown specialist id.", code="unknown_specialist"
+            )
         await conn.execute("DELETE FROM calendar_specialists WHERE calendar_id = $1", calendar_id)
         await conn.executemany(
             "INSERT INTO calendar_specialists (calendar_id, specialist_id) VALUES ($1, $2)",
@@ -185,18 +203,23 @@ async def _write_calendar(
             )
         elif columns:
             sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(columns, start=2))
-            if await conn.fetchval(
-                f"UPDATE calendars SET {sets} WHERE id = $1 RETURNING id",
-                calendar_id, *columns.values(),
-            ) is None:  # fmt: skip
+            if (
+                await conn.fetchval(
+                    f"UPDATE calendars SET {sets} WHERE id = $1 RETURNING id",
+                    calendar_id,
+                    *columns.values(),
+                )
+                is None
+            ):
                 raise NotFound("No such calendar.", code="calendar_not_found")
         elif not await conn.fetchval("SELECT 1 FROM calendars WHERE id = $1", calendar_id):
             raise NotFound("No such calendar.", code="calendar_not_found")
     except asyncpg.UniqueViolationError as exc:
         raise Conflict("Another calendar has this slug.", code="slug_taken") from exc
     except asyncpg.CheckViolationError as exc:
-        raise ValidationFailed(f"Invalid calendar: {exc.constraint_name}.",
-                               code="invalid_calendar") from exc  # fmt: skip
+        raise ValidationFailed(
+            f"Invalid calendar: {exc.constraint_name}.", code="invalid_calendar"
+        ) from exc
     assert calendar_id is not None
     await _set_links(conn, calendar_id, values)
     return calendar_id
@@ -222,13 +245,13 @@ async def update_calendar(
 
 
 async def delete_calendar(conn: asyncpg.Connection, calendar_id: UUID) -> None:
-    try:
-        status = await conn.execute("DELETE FROM calendars WHERE id = $1", calendar_id)
-    except asyncpg.ForeignKeyViolationError as exc:
-        raise Conflict("The calendar has appointments; deactivate it instead.",
-                       code="calendar_has_appointments") from exc  # fmt: skip
-    if status.endswith(" 0"):
-        raise NotFound("No such calendar.", code="calendar_not_found")
+    await delete_row(
+        conn,
+        "calendars",
+        calendar_id,
+        noun="calendar",
+        in_use="The calendar has appointments; deactivate it instead.",
+    )
     await availability_changed(conn, None, calendar_id)
 
 
@@ -249,12 +272,18 @@ ORDER BY s.name, s.id, c.name, c.slug
 def _public_calendar(row: asyncpg.Record) -> PublicCalendar:
     specialists = msgspec.json.decode(row["specialists"], type=list[PublicSpecialist])
     return PublicCalendar(
-        id=row["id"], slug=row["slug"], name=row["name"], kind=row["kind"],
-        price_minor=row["price_minor"], currency=row["currency"],
-        duration_minutes=row["duration_minutes"], specialists=specialists,
-        service_id=row["service_id"], service_name=row["service_name"],
+        id=row["id"],
+        slug=row["slug"],
+        name=row["name"],
+        kind=row["kind"],
+        price_minor=row["price_minor"],
+        currency=row["currency"],
+        duration_minutes=row["duration_minutes"],
+        specialists=specialists,
+        service_id=row["service_id"],
+        service_name=row["service_name"],
         horizon_days=row["horizon_days"],
-    )  # fmt: skip
+    )
 
 
 async def public_catalog(conn: asyncpg.Connection, tenant: Tenant) -> Catalog:

@@ -82,12 +82,17 @@ async def create_specialist(conn: asyncpg.Connection, data: SpecialistIn) -> Spe
         row = await conn.fetchrow(
             f"""INSERT INTO specialists (name, email, timezone, buffer_minutes, active, staff_user)
                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_SPECIALIST_COLUMNS}""",
-            data.name, data.email, data.timezone, data.buffer_minutes, data.active,
+            data.name,
+            data.email,
+            data.timezone,
+            data.buffer_minutes,
+            data.active,
             data.staff_user,
-        )  # fmt: skip
+        )
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict("That staff member already has a specialist profile.",
-                       code="staff_user_taken") from exc  # fmt: skip
+        raise Conflict(
+            "That staff member already has a specialist profile.", code="staff_user_taken"
+        ) from exc
     return _specialist(row)
 
 
@@ -110,21 +115,36 @@ async def update_specialist(
             *changes.values(),
         )
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict("That staff member already has a specialist profile.",
-                       code="staff_user_taken") from exc  # fmt: skip
+        raise Conflict(
+            "That staff member already has a specialist profile.", code="staff_user_taken"
+        ) from exc
     if changes.keys() & {"timezone", "buffer_minutes", "active"}:
         await availability_changed(conn, specialist_id)
     return _specialist(row)
 
 
-async def delete_specialist(conn: asyncpg.Connection, specialist_id: UUID) -> None:
+async def delete_row(
+    conn: asyncpg.Connection, table: str, row_id: UUID, *, noun: str, in_use: str
+) -> None:
+    """Delete one row by id: 404 when absent, 409 (deactivate instead) while appointments
+    refer to it. ``table`` is one of this domain's table names, never input."""
+    code = noun.replace(" ", "_")
     try:
-        status = await conn.execute("DELETE FROM specialists WHERE id = $1", specialist_id)
+        status = await conn.execute(f"DELETE FROM {table} WHERE id = $1", row_id)
     except asyncpg.ForeignKeyViolationError as exc:
-        raise Conflict("The specialist has appointments; deactivate them instead.",
-                       code="specialist_has_appointments") from exc  # fmt: skip
+        raise Conflict(in_use, code=f"{code}_has_appointments") from exc
     if status.endswith(" 0"):
-        raise NotFound("No such specialist.", code="specialist_not_found")
+        raise NotFound(f"No such {noun}.", code=f"{code}_not_found")
+
+
+async def delete_specialist(conn: asyncpg.Connection, specialist_id: UUID) -> None:
+    await delete_row(
+        conn,
+        "specialists",
+        specialist_id,
+        noun="specialist",
+        in_use="The specialist has appointments; deactivate them instead.",
+    )
     await availability_changed(conn, specialist_id)
 
 
@@ -170,10 +190,14 @@ async def replace_weekly_schedule(
 def _override(row: asyncpg.Record, intervals: list[TimeInterval]) -> OverrideOut:
     dates = row["dates"]
     return OverrideOut(
-        id=row["id"], specialist_id=row["specialist_id"], start_date=dates.lower,
-        end_date=dates.upper - timedelta(days=1), kind=row["kind"], reason=row["reason"],
+        id=row["id"],
+        specialist_id=row["specialist_id"],
+        start_date=dates.lower,
+        end_date=dates.upper - timedelta(days=1),
+        kind=row["kind"],
+        reason=row["reason"],
         intervals=intervals,
-    )  # fmt: skip
+    )
 
 
 async def list_overrides(
@@ -202,8 +226,9 @@ async def list_overrides(
 def _date_range(start: date, end: date | None) -> tuple[date, date]:
     last = end or start
     if last < start:
-        raise ValidationFailed.field("end_date", "end_date is before start_date.",
-                                     code="invalid_range")  # fmt: skip
+        raise ValidationFailed.field(
+            "end_date", "end_date is before start_date.", code="invalid_range"
+        )
     if (last - start).days > 366:
         raise ValidationFailed.field("end_date", "At most 367 days at once.", code="invalid_range")
     return start, last + timedelta(days=1)
@@ -215,18 +240,24 @@ async def create_override(
     lower, upper = _date_range(data.start_date, data.end_date)
     if data.kind == "unavailable":
         if data.reason is None:
-            raise ValidationFailed.field("reason", "A day off needs a reason: holiday, sick "
-                                         "or other.", code="reason_required")  # fmt: skip
+            raise ValidationFailed.field(
+                "reason",
+                "A day off needs a reason: holiday, sick or other.",
+                code="reason_required",
+            )
         if data.intervals:
-            raise ValidationFailed.field("intervals", "A day off has no intervals.",
-                                         code="unexpected_intervals")  # fmt: skip
+            raise ValidationFailed.field(
+                "intervals", "A day off has no intervals.", code="unexpected_intervals"
+            )
     else:
         if data.reason is not None:
-            raise ValidationFailed.field("reason", "Custom hours take no reason.",
-                                         code="unexpected_reason")  # fmt: skip
+            raise ValidationFailed.field(
+                "reason", "Custom hours take no reason.", code="unexpected_reason"
+            )
         if not data.intervals:
-            raise ValidationFailed.field("intervals", "Custom hours need at least one "
-                                         "interval.", code="intervals_required")  # fmt: skip
+            raise ValidationFailed.field(
+                "intervals", "Custom hours need at least one interval.", code="intervals_required"
+            )
     valid = validate_intervals(data.intervals, "intervals", weekly=False)
     await get_specialist(conn, specialist_id)
     try:
@@ -234,11 +265,17 @@ async def create_override(
             """INSERT INTO date_overrides (specialist_id, dates, kind, reason)
                VALUES ($1, daterange($2, $3), $4, $5)
                RETURNING id, specialist_id, dates, kind, reason""",
-            specialist_id, lower, upper, data.kind, data.reason,
-        )  # fmt: skip
+            specialist_id,
+            lower,
+            upper,
+            data.kind,
+            data.reason,
+        )
     except asyncpg.ExclusionViolationError as exc:
-        raise Conflict("Another override covers some of these dates; delete it first.",
-                       code="override_overlaps") from exc  # fmt: skip
+        raise Conflict(
+            "Another override covers some of these dates; delete it first.",
+            code="override_overlaps",
+        ) from exc
     await conn.executemany(
         "INSERT INTO override_intervals (override_id, starts, ends) "
         "VALUES ($1, $2::text::time, $3::text::time)",
