@@ -7,7 +7,7 @@ Who sees what: clinic admins see every specialist's day; a staff member with the
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from bookings.schemas import AppointmentOut, CalendarRef, DayOut, PatientOut, Pr
 from carebook.errors import Forbidden, ValidationFailed
 from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
-from carebook.zones import valid_zone
+from carebook.zones import first_instant, parse_local_date, valid_zone
 from tenants.staff import StaffPrincipal
 
 BOOKED_STATUSES = ("booked", "upcoming", "confirmed", "in_progress", "done", "cancelled",
@@ -29,10 +29,7 @@ def parse_day(raw: str | None, zone: ZoneInfo) -> date:
     """``YYYY-MM-DD``, or today in ``zone`` when absent."""
     if raw is None:
         return datetime.now(zone).date()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed.field("date", "Use YYYY-MM-DD.", code="invalid_date") from None
+    return parse_local_date(raw, "date")
 
 
 def parse_statuses(raw: str | None) -> list[str]:
@@ -62,8 +59,8 @@ async def day_appointments(
     zone = valid_zone(zone_name, "tz")
     local = parse_day(day, zone)
     statuses = parse_statuses(status)
-    lo = datetime.combine(local, time(), zone)
-    hi = datetime.combine(local + timedelta(days=1), time(), zone)
+    lo = first_instant(local, zone)
+    hi = first_instant(local + timedelta(days=1), zone)
     async with tenant_tx(tenant) as conn:
         specialist_id = await _visible_specialist(conn, staff, specialist_id)
         rows = await conn.fetch(sql("bookings", "day_appointments.sql"), lo, hi, specialist_id,

@@ -32,6 +32,7 @@ from calendars.schemas import (
     WeeklyInterval,
 )
 from carebook.tenancy import Tenant, tenant_tx
+from carebook.zones import parse_local_date
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 STAFF_PATH = "/api/v1/clinics/{clinic:str}"
@@ -270,8 +271,8 @@ class PublicCatalogController(Controller):
         tz: str | None = Parameter(default=None, description="IANA zone; default clinic's"),
         specialist_id: UUID | None = None,
     ) -> SlotsOut:
-        first = slots.parse_local_date(start, "start")
-        last = slots.parse_local_date(end, "end")
+        first = parse_local_date(start, "start")
+        last = parse_local_date(end, "end")
         result = await slots.available_slots(
             tenant, calendar_id, first, last, tz, specialist_id, clock(request)
         )

@@ -8,16 +8,15 @@ answers "is this instant a slot?" for the bookings domain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from carebook.errors import NotFound, ValidationFailed
 from carebook.tenancy import Tenant, tenant_tx
-from carebook.zones import valid_zone
+from carebook.zones import first_instant, valid_zone
 
 MAX_RANGE_DAYS = 62
 
@@ -56,23 +55,6 @@ class SlotsResult:
     timezone: str
     duration_minutes: int
     days: list[DaySlots]
-
-
-def parse_local_date(value: str, field: str) -> date:
-    """A ``YYYY-MM-DD`` query value, or a 422 naming ``field``."""
-    try:
-        if len(value) != 10:
-            raise ValueError(value)
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed.field(
-            field, f"'{value}' is not a date (YYYY-MM-DD).", code="invalid_date"
-        ) from exc
-
-
-def first_instant(day: date, zone: ZoneInfo) -> datetime:
-    """The first instant of a local date (fold=0: before a gap, the first of a repeat)."""
-    return datetime.combine(day, time(0), tzinfo=zone)
 
 
 async def calendar_duration(conn: asyncpg.Connection, calendar_id: UUID) -> int:
