@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -26,21 +25,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from common import ROOT, machine, prepare
+from common import ROOT, machine, percentile, prepare
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 CONTENDERS, ROUNDS = 100, 20
 ZONE = "Europe/Berlin"
 SPECIALISTS = CLIENTS + 1  # one per throughput client, one for the race
-
-
-def _pct(values: list[float], q: int) -> float:
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-        if len(values) > 1
-        else values[0]
-    )
 
 
 async def _setup() -> dict[str, Any]:
@@ -262,14 +253,15 @@ def main() -> None:
     race_ms = [x * 1000 for x in race_lat]
     print(f"machine: {machine()}")
     print(f"clients: {CLIENTS}, {SECONDS:.0f} s each, one app process")
+    p50, p95 = percentile(ms, 0.50), percentile(ms, 0.95)
     print(f"hold+book: {tps:.1f} bookings/s ({2 * tps:.1f} requests/s); "
-          f"pair latency p50 {_pct(ms, 50):.1f} ms, p95 {_pct(ms, 95):.1f} ms")  # fmt: skip
+          f"pair latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
     print(f"app process CPU per booking (hold + book requests): {app_cpu_ms:.1f} ms; "
           f"floor: {floor_ms:.2f} ms per GET /health")  # fmt: skip
     print(f"pgbench -N: {pg_tps:.1f} tps")
     print(f"ratio: {100 * tps / pg_tps:.1f} % of pgbench TPS (goal >= 30 %)")
     print(f"race: {ROUNDS} rounds x {CONTENDERS} holds: {dict(totals)}; latency "
-          f"p50 {_pct(race_ms, 50):.1f} ms, p95 {_pct(race_ms, 95):.1f} ms, "
+          f"p50 {percentile(race_ms, 0.50):.1f} ms, p95 {percentile(race_ms, 0.95):.1f} ms, "
           f"max {max(race_ms):.1f} ms")  # fmt: skip
 
 

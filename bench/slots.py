@@ -30,6 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from common import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -57,11 +59,6 @@ SELECT $4, sp.ids[t.s + 1],
        t.st, t.st + interval '30 minutes', tstzrange(t.st, t.st + interval '30 minutes')
 FROM t, (SELECT array_agg(id ORDER BY name) AS ids FROM specialists) sp
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def machine() -> dict[str, str]:
@@ -165,12 +162,12 @@ async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[s
     result = {
         "rows": float(count),
         "sql_p50": statistics.median(sql_ms),
-        "sql_p95": pct(sql_ms, 0.95),
+        "sql_p95": percentile(sql_ms, 0.95),
         "svc_p50": statistics.median(service_ms),
-        "svc_p95": pct(service_ms, 0.95),
+        "svc_p95": percentile(service_ms, 0.95),
     }
     if http_ms:
-        result |= {"http_p50": statistics.median(http_ms), "http_p95": pct(http_ms, 0.95)}
+        result |= {"http_p50": statistics.median(http_ms), "http_p95": percentile(http_ms, 0.95)}
     return result
 
 

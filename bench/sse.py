@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from common import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "carebook_bench_sse"
 os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "bench"))
@@ -52,13 +54,12 @@ def raise_open_files() -> int:
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
-    ordered = sorted(values)
 
     def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000
+        return percentile(values, p) * 1000
 
     return {"p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0),
-            "n": float(len(ordered))}  # fmt: skip
+            "n": float(len(values))}  # fmt: skip
 
 
 @dataclass
