@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -172,6 +173,14 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     )  # fmt: skip
 
 
+def _contention(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Reached only after run_in_tenant_tx's retries are spent: busy, not broken.
+    return problem(
+        503, "busy_retry", "Busy, please retry", "The request collided with others; retry.",
+        instance=request.url.path, headers={"Retry-After": "1"},
+    )  # fmt: skip
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -187,6 +196,8 @@ exception_handlers: dict[type[Exception], Any] = {
     CarebookError: _carebook_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    SerializationError: _contention,
+    DeadlockDetectedError: _contention,
     Exception: _unexpected,
 }
 
