@@ -6,46 +6,16 @@ the owning domains expose them: a calendar's horizon and an appointment for its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from bookings.reads import manage_view
 from calendars import catalog
-from calendars.schemas import PublicCalendar
+from calendars.schemas import PublicCalendar, PublicService
 from carebook.errors import NotFound
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.tokens import digests_match, token_digest
-
-
-@dataclass(frozen=True)
-class Specialist:
-    id: UUID
-    name: str
-
-
-@dataclass(frozen=True)
-class CalendarInfo:
-    """A bookable calendar as the public pages show it."""
-
-    id: UUID
-    slug: str
-    name: str
-    kind: str
-    price_minor: int
-    currency: str
-    duration_minutes: int
-    service_name: str
-    specialists: list[Specialist] = field(default_factory=list)
-    horizon_days: int = 60
-
-
-@dataclass(frozen=True)
-class ServiceGroup:
-    id: UUID
-    name: str
-    description: str
-    calendars: list[CalendarInfo]
 
 
 @dataclass(frozen=True)
@@ -66,36 +36,16 @@ class PatientAppointment:
     updated_at: datetime
 
 
-def _calendar(cal: PublicCalendar, horizon_days: int = 60) -> CalendarInfo:
-    return CalendarInfo(
-        id=cal.id,
-        slug=cal.slug,
-        name=cal.name,
-        kind=cal.kind,
-        price_minor=int(cal.price_minor),
-        currency=cal.currency,
-        duration_minutes=cal.duration_minutes,
-        service_name=cal.service_name,
-        specialists=[Specialist(s.id, s.name) for s in cal.specialists],
-        horizon_days=horizon_days,
-    )
-
-
-async def public_catalog(tenant: Tenant) -> list[ServiceGroup]:
+async def public_catalog(tenant: Tenant) -> list[PublicService]:
     """Listed, active calendars grouped by their active service (``calendars.catalog``)."""
     async with tenant_tx(tenant) as conn:
-        found = await catalog.public_catalog(conn, tenant)
-    return [
-        ServiceGroup(s.id, s.name, s.description, [_calendar(c) for c in s.calendars])
-        for s in found.services
-    ]
+        return (await catalog.public_catalog(conn, tenant)).services
 
 
-async def calendar_by_slug(tenant: Tenant, slug: str) -> CalendarInfo:
+async def calendar_by_slug(tenant: Tenant, slug: str) -> PublicCalendar:
     """An active calendar by slug, listed or not; anything else is a 404."""
     async with tenant_tx(tenant) as conn:
-        cal = await catalog.public_calendar_by_slug(conn, slug)
-    return _calendar(cal, cal.horizon_days)
+        return await catalog.public_calendar_by_slug(conn, slug)
 
 
 async def appointment_for_patient(

@@ -9,6 +9,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.response import Template
 
+from calendars.schemas import PublicCalendar
 from carebook.errors import NotFound
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant
@@ -38,7 +39,7 @@ def ics_path(tenant: Tenant, appointment_id: Any, token: str) -> str:
     return f"/c/{tenant.slug}/appointments/{appointment_id}.ics?token={quote(token, safe='')}"
 
 
-def _calendar_view(cal: reads.CalendarInfo) -> dict[str, Any]:
+def _calendar_view(cal: PublicCalendar) -> dict[str, Any]:
     return {
         "id": cal.id,
         "slug": cal.slug,
