@@ -12,6 +12,7 @@ from carebook.errors import NotFound, Unauthorized
 from carebook.ratelimit import limit
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant, tenant_tx
+from carebook.tokens import token_digest
 from tenants import service
 from tenants import staff as staff_store
 from tenants.guards import (
@@ -161,9 +162,8 @@ class StaffAdminController(Controller):
 async def _issue(conn: Any, staff_id: UUID, name: str) -> TokenOut:
     token = await staff_store.issue_token(conn, staff_id, name)
     row = await conn.fetchrow(
-        "SELECT id, name, created_at FROM staff_api_tokens WHERE staff_user = $1 "
-        "ORDER BY created_at DESC LIMIT 1",
-        staff_id,
+        "SELECT id, name, created_at FROM staff_api_tokens WHERE token_hash = $1",
+        token_digest(token),
     )
     return TokenOut(id=row["id"], name=row["name"], created_at=row["created_at"], token=token)
 
