@@ -131,6 +131,12 @@ def create_app() -> Litestar:
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=MAX_BODY_BYTES,
         response_cache_config=ResponseCacheConfig(),
-        logging_config=LoggingConfig(log_exceptions="debug" if settings.debug else "never"),
+        # Synchronous console logging: Litestar's default queue handler writes from a thread,
+        # and records still queued are lost when uvicorn re-raises SIGTERM to exit.
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["console"]},
+            loggers={"litestar": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+            log_exceptions="debug" if settings.debug else "never",
+        ),
         debug=settings.debug,
     )
