@@ -1,13 +1,17 @@
-"""Live-update events of holds and bookings (no patient data, ever)."""
+"""Live-update events of holds and bookings (no patient data, ever).
+
+The event's shape is the SQL function ``publish_slot_event()`` (bookings/sql/tenant/0024),
+which ``hold_slot()``/``book_hold()`` call in SQL; Python callers go through it too.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from carebook.events.outbox import SLOT_BOOKED, SLOT_HELD, SLOT_RELEASED, publish
+from carebook.events.outbox import SLOT_BOOKED, SLOT_HELD, SLOT_RELEASED
 
 __all__ = ["SLOT_BOOKED", "SLOT_HELD", "SLOT_RELEASED", "slot_event", "slot_released"]
 
@@ -25,18 +29,13 @@ async def slot_event(
 
     ``buffer_minutes`` lets a page hide the slots that the specialist's buffer blocks too.
     """
-    return await publish(
-        conn,
-        type_,
-        specialist_id,
-        {
-            "specialist_id": str(specialist_id),
-            "calendar_id": str(calendar_id),
-            "start": start.astimezone(UTC).isoformat(),
-            "end": end.astimezone(UTC).isoformat(),
-            "buffer_minutes": buffer_minutes,
-        },
-    )
+    if type_ not in (SLOT_HELD, SLOT_BOOKED, SLOT_RELEASED):
+        raise ValueError(f"not a slot event: {type_!r}")
+    event_id: int = await conn.fetchval(
+        "SELECT publish_slot_event($1, $2, $3, $4, $5, $6)",
+        type_, calendar_id, specialist_id, start, end, buffer_minutes,
+    )  # fmt: skip
+    return event_id
 
 
 async def slot_released(conn: asyncpg.Connection, row: asyncpg.Record) -> int:

@@ -1,33 +1,34 @@
 """Idempotency keys for bookings: same key + same body → the same response.
 
-A key is claimed with ``INSERT … ON CONFLICT DO NOTHING`` inside the booking's transaction,
-so a concurrent duplicate waits for the first attempt and then replays its committed
-response. A failed attempt rolls its claim back, so a retry after a 4xx runs again.
+``book_hold()`` (SQL) claims a key with ``INSERT … ON CONFLICT DO NOTHING`` inside the
+booking's transaction, so a concurrent duplicate waits for the first attempt and then replays
+its committed row. A failed attempt rolls its claim back, so a retry after a 4xx runs again.
 
-The stored response must not contain the manage token in clear (secrets are hashed at rest).
-It is stored with a placeholder, and the token's 32 random bytes are sealed with a one-time
-pad derived from the app secret, the key and the request hash: only a retry that presents the
-same key and the same body (which includes the hold token) can restore the original response.
+What is stored under a key is the booking's snapshot (no secret) and the manage token sealed
+with AES-GCM under a key derived (HKDF-SHA256) from the app secret, the Idempotency-Key and
+the request hash: only a retry that presents the same key and the same body (which includes
+the hold token) can restore the original response's manage link.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+import os
 from typing import Any
 
-import asyncpg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from carebook.errors import BadRequest, ValidationFailed
+from carebook.errors import BadRequest, Conflict, ValidationFailed
 from carebook.settings import get_settings
-from carebook.sqlfiles import sql
 
 HEADER = "Idempotency-Key"
-TOKEN_PLACEHOLDER = "{manage_token}"  # noqa: S105 - a placeholder
 _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
+_NONCE_BYTES = 12
 
 
 def valid_key(raw: str | None) -> str:
@@ -54,63 +55,41 @@ def request_hash(body: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
-@dataclass(frozen=True)
-class Replay:
-    response: dict[str, Any]
+def _aead(key: str, digest: bytes) -> AESGCM:
+    derived = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"carebook-idempotency-seal",
+        info=key.encode() + b"\x00" + digest,
+    ).derive(get_settings().secret_key.encode())
+    return AESGCM(derived)
 
 
-async def claim(conn: asyncpg.Connection, key: str, digest: bytes) -> Replay | None:
-    """Claim ``key`` for this transaction, or return the response of the attempt that did.
+def seal(key: str, digest: bytes, token: str) -> bytes:
+    """``token`` encrypted for the retries that present the same key and body."""
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + _aead(key, digest).encrypt(nonce, token.encode(), None)
+
+
+def replayed_token(key: str, digest: bytes, stored_hash: bytes, sealed: bytes | None) -> str:
+    """The manage token of the attempt that claimed ``key``, for its replay.
 
     Raises 422 ``idempotency_key_reused`` when the key was used with another body.
     """
-    if await conn.fetchval(sql("bookings", "claim_idempotency_key.sql"), key, digest):
-        return None
-    row = await conn.fetchrow(
-        "SELECT request_hash, response, sealed_secret FROM idempotency_keys WHERE key = $1", key
-    )
-    if row is None or row["response"] is None:  # pragma: no cover - claims commit with a response
-        raise ValidationFailed(
-            "This Idempotency-Key is in use; retry.", code="idempotency_key_busy"
-        )
-    if not hmac.compare_digest(row["request_hash"], digest):
+    if not hmac.compare_digest(stored_hash, digest):
         raise ValidationFailed(
             f"This {HEADER} was already used with a different request body.",
             code="idempotency_key_reused",
         )
-    response: dict[str, Any] = json.loads(row["response"])
-    secret = _unseal(key, digest, row["sealed_secret"])
-    response["manage_url"] = response["manage_url"].replace(TOKEN_PLACEHOLDER, secret)
-    return Replay(response)
-
-
-def sealed_response(
-    key: str, digest: bytes, response: dict[str, Any], manage_token: str
-) -> tuple[str, bytes]:
-    """What to store for a response: its JSON without the secret, and the sealed secret."""
-    stored = dict(response)
-    stored["manage_url"] = stored["manage_url"].replace(manage_token, TOKEN_PLACEHOLDER)
-    return json.dumps(stored), _seal(key, digest, manage_token)
-
-
-def _pad(key: str, digest: bytes, length: int) -> bytes:
-    secret = get_settings().secret_key.encode()
-    seed = b"carebook-idempotency-seal\x00" + key.encode() + b"\x00" + digest
-    pad = b""
-    counter = 0
-    while len(pad) < length:
-        pad += hmac.new(secret, seed + counter.to_bytes(4, "big"), hashlib.sha256).digest()
-        counter += 1
-    return pad[:length]
-
-
-def _seal(key: str, digest: bytes, token: str) -> bytes:
-    prefix, _, body = token.partition("_")
-    raw = prefix.encode() + b"\x00" + base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    return bytes(a ^ b for a, b in zip(raw, _pad(key, digest, len(raw)), strict=True))
-
-
-def _unseal(key: str, digest: bytes, sealed: bytes) -> str:
-    raw = bytes(a ^ b for a, b in zip(sealed, _pad(key, digest, len(sealed)), strict=True))
-    prefix, _, secret = raw.partition(b"\x00")
-    return prefix.decode() + "_" + base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
+    try:
+        if sealed is None:  # pragma: no cover - a claim commits together with its snapshot
+            raise InvalidTag
+        nonce, box = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        return _aead(key, digest).decrypt(nonce, box, None).decode()
+    except InvalidTag:
+        # Only when the app secret changed since the booking was made.
+        raise Conflict(
+            "This booking was made, but its response cannot be replayed any more; use the "
+            "manage link from the first response.",
+            code="idempotency_replay_unavailable",
+        ) from None

@@ -83,7 +83,17 @@ async def start_pool() -> None:
     from carebook.piccolo_conf import DB
 
     size = int(os.environ.get("CAREBOOK_DB_POOL", "20"))
-    await DB.start_connection_pool(min_size=2, max_size=size)
+    await DB.start_connection_pool(min_size=2, max_size=size, reset=_keep_session)
+
+
+async def _keep_session(conn: Any) -> None:
+    """Pool release without asyncpg's reset query (one round trip per request saved).
+
+    asyncpg still rolls back a transaction left open. Nothing else needs resetting because
+    pooled connections never carry session state: search_path is only ever ``SET LOCAL``,
+    advisory locks are transaction-level, and LISTEN/session locks live on dedicated
+    connections (events hub, retention, migrations). tests/test_pool_hygiene.py keeps it so.
+    """
 
 
 async def stop_pool() -> None:

@@ -121,16 +121,50 @@ async def platform_fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
         await conn.close()
 
 
-async def run_in_tenant_tx(
-    tenant: Tenant, work: Callable[[asyncpg.Connection], Awaitable[T]], *, attempts: int = 6
-) -> T:
-    """Run ``work`` in a tenant transaction, retrying serialization failures and deadlocks."""
+async def _retrying(attempt_once: Callable[[], Awaitable[T]], attempts: int) -> T:
+    """Run ``attempt_once`` again on serialization failures and deadlocks (with jitter)."""
     for attempt in range(attempts):
         try:
-            async with tenant_tx(tenant) as conn:
-                return await work(conn)
+            return await attempt_once()
         except (SerializationError, DeadlockDetectedError):
             if attempt == attempts - 1:
                 raise
             await asyncio.sleep(random.uniform(0.005, 0.02) * (2**attempt))
     raise AssertionError("unreachable")
+
+
+async def run_in_tenant_tx(
+    tenant: Tenant, work: Callable[[asyncpg.Connection], Awaitable[T]], *, attempts: int = 6
+) -> T:
+    """Run ``work`` in a tenant transaction, retrying serialization failures and deadlocks."""
+
+    async def once() -> T:
+        async with tenant_tx(tenant) as conn:
+            return await work(conn)
+
+    return await _retrying(once, attempts)
+
+
+async def call_in_schema(
+    tenant: Tenant, query: str, *args: Any, attempts: int = 6
+) -> list[asyncpg.Record]:
+    """One statement as its own transaction, ``{schema}`` replaced by the tenant's schema.
+
+    Meant for a clinic-schema function that is a whole use case (its ``SET search_path FROM
+    CURRENT`` pins it to its schema): one round trip, no BEGIN/COMMIT, no search_path
+    change. Serialization failures and deadlocks are retried like ``run_in_tenant_tx``.
+    """
+    sql = query.replace("{schema}", quote_ident(tenant.schema))
+    pool = _engine().pool
+
+    async def once() -> list[asyncpg.Record]:
+        if pool is not None:
+            rows: list[asyncpg.Record] = await pool.fetch(sql, *args)
+            return rows
+        conn = await _engine().get_new_connection()
+        try:
+            return await conn.fetch(sql, *args)  # type: ignore[no-any-return]
+        finally:
+            await conn.close()
+
+    return await _retrying(once, attempts)

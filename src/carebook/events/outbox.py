@@ -19,7 +19,8 @@ from uuid import UUID
 import asyncpg
 
 NOTIFY_CHANNEL = "carebook_events"
-_LOCK_CLASS = 0x0CA8E  # first key of the two-key advisory lock; the second is the schema
+# The SQL function publish_event() (carebook/sql/tenant/0023) takes the two-key advisory lock
+# (0x0CA8E, hashtext(schema)) and inserts the row: one round trip.
 
 # Event types (scheduling spec §7). No patient data may ever go into ``data``.
 SLOT_HELD = "slot.held"
@@ -60,9 +61,8 @@ async def publish(
         raise ValueError(
             f"event data keys {sorted(extra)} are not public; allowed: {sorted(PUBLIC_DATA_KEYS)}"
         )
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", _LOCK_CLASS)
     event_id: int = await conn.fetchval(
-        "INSERT INTO events (type, specialist_id, data) VALUES ($1, $2, $3::jsonb) RETURNING id",
+        "SELECT publish_event($1, $2, $3::jsonb)",
         type_,
         specialist_id,
         json.dumps(payload, default=str),
