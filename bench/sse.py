@@ -218,7 +218,6 @@ async def seed_clinic(db_url: str) -> dict[str, Any]:
 def start_server(port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "CAREBOOK_HOLD_RATE": "1000000",
         "CAREBOOK_BASE_URL": f"http://127.0.0.1:{port}",
     }
     log = (ROOT / ".carebook" / "bench" / "sse-server.log").open("wb")

@@ -31,6 +31,8 @@ os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "test"))
 os.environ.setdefault("CAREBOOK_HOLD_RATE", "100000")
 os.environ.setdefault("CAREBOOK_BOOKING_RATE", "100000")
 os.environ.setdefault("CAREBOOK_LOGIN_RATE", "100000")
+os.environ.setdefault("CAREBOOK_READ_RATE", "100000")
+os.environ.setdefault("CAREBOOK_STREAM_RATE", "100000")
 # Tests change clinic settings behind live servers' backs; no per-process clinic cache.
 os.environ.setdefault("CAREBOOK_TENANT_CACHE_SECONDS", "0")
 

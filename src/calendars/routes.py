@@ -31,6 +31,7 @@ from calendars.schemas import (
     SpecialistPatch,
     WeeklyInterval,
 )
+from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import parse_local_date
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
@@ -250,12 +251,16 @@ class PublicCatalogController(Controller):
     dependencies = PUBLIC
 
     @get("/catalog", summary="Listed, active services and calendars with price and duration")
-    async def catalog(self, tenant: Tenant) -> Catalog:
+    async def catalog(self, request: Request[Any, Any, Any], tenant: Tenant) -> Catalog:
+        await limit(request, tenant.slug, "read")
         async with tenant_tx(tenant) as conn:
             return await catalog.public_catalog(conn, tenant)
 
     @get("/calendars/by-slug/{slug:str}", summary="One active calendar by slug (also unlisted)")
-    async def by_slug(self, tenant: Tenant, slug: str) -> PublicCalendar:
+    async def by_slug(
+        self, request: Request[Any, Any, Any], tenant: Tenant, slug: str
+    ) -> PublicCalendar:
+        await limit(request, tenant.slug, "read")
         async with tenant_tx(tenant) as conn:
             return await catalog.public_calendar_by_slug(conn, slug)
 
@@ -271,6 +276,7 @@ class PublicCatalogController(Controller):
         tz: str | None = Parameter(default=None, description="IANA zone; default clinic's"),
         specialist_id: UUID | None = None,
     ) -> SlotsOut:
+        await limit(request, tenant.slug, "read")
         first = parse_local_date(start, "start")
         last = parse_local_date(end, "end")
         result = await slots.available_slots(

@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from litestar import Request
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from carebook.errors import RateLimited
@@ -16,6 +18,23 @@ from carebook.settings import get_settings
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
+
+# One round trip per counted request: INCR, and set the expiry when the window's key is new.
+_COUNT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+_script: tuple[Redis, AsyncScript] | None = None
+
+
+def _count_script() -> AsyncScript:
+    """The counting script of the current client (a new client gets its own)."""
+    global _script
+    client = redis_client()
+    if _script is None or _script[0] is not client:
+        _script = (client, client.register_script(_COUNT))
+    return _script[1]
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
@@ -38,6 +57,8 @@ def _per_minute(bucket: str) -> int:
         "hold": s.hold_rate_per_minute,
         "booking": s.booking_rate_per_minute,
         "login": s.login_rate_per_minute,
+        "read": s.read_rate_per_minute,
+        "stream": s.stream_rate_per_minute,
     }[bucket]
 
 
@@ -47,10 +68,7 @@ async def limit(request: Request[Any, Any, Any], scope: str, bucket: str) -> Non
     window = int(now // WINDOW_SECONDS)
     key = f"carebook:rl:{bucket}:{scope}:{client_address(request)}:{window}"
     try:
-        async with redis_client().pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_SECONDS + 1)
-            count, _ = await pipe.execute()
+        count = await _count_script()(keys=[key], args=[WINDOW_SECONDS + 1])
     except RedisError:
         # Availability of booking beats strict limiting when Redis blips; say so loudly.
         log.warning("rate limiter unavailable; allowing %s", key, exc_info=True)

@@ -42,6 +42,8 @@ class Settings:
     hold_rate_per_minute: int = 30
     booking_rate_per_minute: int = 20
     login_rate_per_minute: int = 10
+    read_rate_per_minute: int = 300  # public catalog, calendar and slots reads
+    stream_rate_per_minute: int = 60  # opening live-update streams (reconnects count)
     # How long a subscriber may fall behind before it is told to resync.
     sse_queue_size: int = 1000
     sse_heartbeat_seconds: float = 15.0
@@ -62,6 +64,8 @@ class Settings:
             hold_rate_per_minute=_int("CAREBOOK_HOLD_RATE", 30),
             booking_rate_per_minute=_int("CAREBOOK_BOOKING_RATE", 20),
             login_rate_per_minute=_int("CAREBOOK_LOGIN_RATE", 10),
+            read_rate_per_minute=_int("CAREBOOK_READ_RATE", 300),
+            stream_rate_per_minute=_int("CAREBOOK_STREAM_RATE", 60),
             sse_queue_size=_int("CAREBOOK_SSE_QUEUE", 1000),
             sse_heartbeat_seconds=float(os.environ.get("CAREBOOK_SSE_HEARTBEAT_SECONDS") or 15),
             event_retention_hours=_int("CAREBOOK_EVENT_RETENTION_HOURS", 48),

@@ -14,6 +14,7 @@ from carebook.errors import CarebookError, NotFound
 from carebook.events.hub import Hub, HubClosed, get_hub
 from carebook.events.replay import missed_events, parse_last_event_id
 from carebook.events.subscriber import PING, RESYNC, RETRY_MS, Event, Subscriber
+from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
 from tenants.guards import PUBLIC
 
@@ -48,6 +49,7 @@ class LiveUpdatesController(Controller):
         calendar_id: UUID,
         last_event_id: str | None = Parameter(query="last_event_id", default=None, required=False),
     ) -> Stream:
+        await limit(request, tenant.slug, "stream")
         try:
             hub = get_hub()
         except HubClosed:
