@@ -18,12 +18,14 @@ import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as wall
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import httpx
 from common import ROOT, machine, percentile, prepare
 
@@ -92,11 +94,8 @@ def _start_server() -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    unlimited = "1000000000"
     env = {
         **os.environ,
-        "CAREBOOK_HOLD_RATE": unlimited,
-        "CAREBOOK_BOOKING_RATE": unlimited,
         "CAREBOOK_BASE_URL": f"http://127.0.0.1:{port}",
         "PYTHONPATH": str(ROOT / "src"),
     }
@@ -120,44 +119,89 @@ def _start_server() -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.1)
 
 
-async def _hold_and_book(http: httpx.AsyncClient, cal: Any, sid: Any, start: datetime) -> None:
-    base = "/api/v1/clinics/bench-clinic/public"
-    r = await http.post(f"{base}/holds", json={"calendar_id": str(cal), "specialist_id": str(sid),
-                                               "start": start.isoformat()})  # fmt: skip
-    if r.status_code != 201:
-        raise RuntimeError(f"hold: {r.status_code} {r.text}")
-    hold = r.json()
+async def _hold_and_book(http: aiohttp.ClientSession, url: str, cal: Any, sid: Any,
+                         start: datetime) -> None:  # fmt: skip
+    base = f"{url}/api/v1/clinics/bench-clinic/public"
+    async with http.post(f"{base}/holds", json={"calendar_id": str(cal),
+                         "specialist_id": str(sid), "start": start.isoformat()}) as r:  # fmt: skip
+        if r.status != 201:
+            raise RuntimeError(f"hold: {r.status} {await r.text()}")
+        hold = await r.json()
     body = {"hold_id": hold["hold_id"], "token": hold["token"],
             "patient": {"name": "Bench Patient", "email": f"p{uuid.uuid4().hex[:10]}@bench.test",
                         "timezone": ZONE}}  # fmt: skip
-    r = await http.post(
-        f"{base}/bookings", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-    )
-    if r.status_code != 201:
-        raise RuntimeError(f"booking: {r.status_code} {r.text}")
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    async with http.post(f"{base}/bookings", json=body, headers=key) as r:
+        if r.status != 201:
+            raise RuntimeError(f"booking: {r.status} {await r.text()}")
+        await r.read()
 
 
-async def _throughput(url: str, setup: dict[str, Any]) -> tuple[float, list[float]]:
-    """Each client books its own specialist's slots one after another (no collisions)."""
+@dataclass
+class CpuShare:
+    """CPU milliseconds per unit of work, by consumer (from /proc, after warm-up)."""
+
+    app: float
+    client: float
+    machine: float  # every core's busy time: app + client + PostgreSQL + Redis + kernel
+
+    @property
+    def rest(self) -> float:
+        return self.machine - self.app - self.client
+
+
+def _machine_busy_seconds() -> float:
+    """Busy CPU time of the whole machine so far (all cores; /proc/stat, idle excluded)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    def __init__(self, app_pid: int | None = None) -> None:
+        self.app_pid = app_pid
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        app = _cpu_seconds(self.app_pid) if self.app_pid else 0.0
+        return app, _cpu_seconds(os.getpid()), _machine_busy_seconds()
+
+    def per(self, units: float) -> CpuShare:
+        now = self._now()
+        pairs = zip(self.start, now, strict=True)
+        app, client, total = ((b - a) * 1000 / max(units, 1) for a, b in pairs)
+        return CpuShare(app, client, total)
+
+
+async def _throughput(
+    url: str, setup: dict[str, Any], app_pid: int
+) -> tuple[float, list[float], CpuShare]:
+    """Each client books its own specialist's slots one after another (no collisions).
+
+    The load client is aiohttp: it shares the machine's cores with the app and PostgreSQL,
+    and costs a fraction of httpx's CPU per request.
+    """
     latencies: list[float] = []
     slots = [_slots(1) for _ in range(CLIENTS)]
-    limits = httpx.Limits(max_connections=CLIENTS * 2)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+    connector = aiohttp.TCPConnector(limit=CLIENTS * 2)
+    async with aiohttp.ClientSession(connector=connector) as http:
 
         async def worker(i: int, until: float, record: bool) -> None:
             while time.perf_counter() < until:
                 t0 = time.perf_counter()
-                await _hold_and_book(http, setup["throughput"], setup["specialists"][i],
+                await _hold_and_book(http, url, setup["throughput"], setup["specialists"][i],
                                      next(slots[i]))  # fmt: skip
                 if record:
                     latencies.append(time.perf_counter() - t0)
 
         warm_until = time.perf_counter() + 3  # prepared statements, plan caches, pool
         await asyncio.gather(*(worker(i, warm_until, False) for i in range(CLIENTS)))
+        meter = CpuMeter(app_pid)
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(i, t0 + SECONDS, True) for i in range(CLIENTS)))
         elapsed = time.perf_counter() - t0
-    return len(latencies) / elapsed, latencies
+        cpu = meter.per(len(latencies))
+    return len(latencies) / elapsed, latencies, cpu
 
 
 def _pgbench_binary(server_url: str) -> str:
@@ -173,21 +217,25 @@ def _pgbench_binary(server_url: str) -> str:
     return found
 
 
-def _pgbench(app_url: str) -> float:
+def _pgbench(app_url: str) -> tuple[float, float]:
+    """pgbench -N TPS and the machine's CPU milliseconds per transaction."""
     from carebook.runtime import create_database, with_database
 
     url = with_database(app_url, "carebook_bench_pgbench")
     asyncio.run(create_database(url, drop_first=True))
     binary = _pgbench_binary(app_url)
     subprocess.run([binary, "-i", "-q", "-s", "1", url], check=True, capture_output=True)
+    busy0 = _machine_busy_seconds()
     out = subprocess.run(
         [binary, "-N", "-c", str(CLIENTS), "-j", "2", "-T", str(int(SECONDS)), url],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
+    busy = _machine_busy_seconds() - busy0
     match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
-    if not match:
+    txns = re.search(r"number of transactions actually processed: ([0-9]+)", out)
+    if not match or not txns:
         raise SystemExit(f"cannot read pgbench output:\n{out}")
-    return float(match.group(1))
+    return float(match.group(1)), 1000 * busy / int(txns.group(1))
 
 
 async def _race(url: str, setup: dict[str, Any]) -> tuple[list[float], Counter[int]]:
@@ -212,21 +260,26 @@ async def _race(url: str, setup: dict[str, Any]) -> tuple[list[float], Counter[i
     return latencies, totals
 
 
-async def _floor(url: str, pid: int, n: int = 1000) -> float:
-    """App CPU per request of GET /health (framework + one query): the cost floor."""
-    async with httpx.AsyncClient(
-        base_url=url, limits=httpx.Limits(max_connections=CLIENTS)
-    ) as http:
-        gate = asyncio.Semaphore(CLIENTS)
+async def _floor(url: str, pid: int) -> tuple[float, CpuShare]:
+    """The framework's ceiling: pairs of GET /health (routing + one ``SELECT 1``) instead of
+    hold + book, same clients and client library. Returns pairs/s and CPU per pair."""
+    pairs = 0
 
-        async def one() -> None:
-            async with gate:
-                await http.get("/health")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CLIENTS)) as http:
 
-        await asyncio.gather(*(one() for _ in range(100)))
-        cpu0 = _cpu_seconds(pid)
-        await asyncio.gather(*(one() for _ in range(n)))
-        return 1000 * (_cpu_seconds(pid) - cpu0) / n
+        async def worker(until: float) -> None:
+            nonlocal pairs
+            while time.perf_counter() < until:
+                for _ in range(2):
+                    async with http.get(f"{url}/health") as r:
+                        await r.read()
+                pairs += 1
+
+        warm = time.perf_counter() + 1
+        await asyncio.gather(*(worker(warm) for _ in range(CLIENTS)))
+        pairs, meter, t0 = 0, CpuMeter(pid), time.perf_counter()
+        await asyncio.gather(*(worker(t0 + SECONDS / 2) for _ in range(CLIENTS)))
+        return pairs / (time.perf_counter() - t0), meter.per(pairs)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -240,26 +293,31 @@ def main() -> None:
     setup = asyncio.run(_setup())
     proc, url = _start_server()
     try:
-        cpu0 = _cpu_seconds(proc.pid)
-        tps, lat = asyncio.run(_throughput(url, setup))
-        app_cpu_ms = 1000 * (_cpu_seconds(proc.pid) - cpu0) / max(1, len(lat))
+        tps, lat, cpu = asyncio.run(_throughput(url, setup, proc.pid))
         race_lat, totals = asyncio.run(_race(url, setup))
-        floor_ms = asyncio.run(_floor(url, proc.pid))
+        floor_rate, floor_cpu = asyncio.run(_floor(url, proc.pid))
     finally:
         proc.terminate()
         proc.wait(10)
-    pg_tps = _pgbench(db_url)
+    pg_tps, pg_cpu_ms = _pgbench(db_url)
     ms = [x * 1000 for x in lat]
     race_ms = [x * 1000 for x in race_lat]
+    cores = os.cpu_count() or 1
     print(f"machine: {machine()}")
     print(f"clients: {CLIENTS}, {SECONDS:.0f} s each, one app process")
     p50, p95 = percentile(ms, 0.50), percentile(ms, 0.95)
     print(f"hold+book: {tps:.1f} bookings/s ({2 * tps:.1f} requests/s); "
           f"pair latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
-    print(f"app process CPU per booking (hold + book requests): {app_cpu_ms:.1f} ms; "
-          f"floor: {floor_ms:.2f} ms per GET /health")  # fmt: skip
-    print(f"pgbench -N: {pg_tps:.1f} tps")
+    for label, c in (("booking", cpu), ("/health pair", floor_cpu)):
+        print(f"CPU per {label}: {c.machine:.2f} ms on the machine = app {c.app:.2f} + load "
+              f"client {c.client:.2f} + PostgreSQL/Redis/kernel {c.rest:.2f}")  # fmt: skip
+    print(f"pgbench -N: {pg_tps:.1f} tps; CPU per transaction {pg_cpu_ms:.2f} ms on the machine")
     print(f"ratio: {100 * tps / pg_tps:.1f} % of pgbench TPS (goal >= 30 %)")
+    print(f"framework ceiling: {floor_rate:.1f} pairs of GET /health per s = "
+          f"{100 * floor_rate / pg_tps:.1f} % of pgbench TPS")  # fmt: skip
+    print(f"CPU bound on {cores} cores: at most {1000 * cores / cpu.machine:.0f} bookings/s "
+          f"= {100 * 1000 * cores / cpu.machine / pg_tps:.1f} % of pgbench at this CPU per "
+          f"booking; 30 % needs <= {1000 * cores / (0.3 * pg_tps):.2f} ms per booking")  # fmt: skip
     print(f"race: {ROUNDS} rounds x {CONTENDERS} holds: {dict(totals)}; latency "
           f"p50 {percentile(race_ms, 0.50):.1f} ms, p95 {percentile(race_ms, 0.95):.1f} ms, "
           f"max {max(race_ms):.1f} ms")  # fmt: skip
