@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asyncpg.exceptions import DeadlockDetectedError, SerializationError
+from asyncpg.exceptions import DataError, DeadlockDetectedError, SerializationError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -181,6 +181,19 @@ def _contention(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     )  # fmt: skip
 
 
+def _bad_value(request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+    # SQLSTATE class 22: PostgreSQL refused a value (a NUL character in text, a number or a
+    # date out of range) that passed the request's schema. The input is bad, nothing broke.
+    log.warning("value refused by PostgreSQL on %s %s: %s %s", request.method,
+                request.url.path, exc.sqlstate, exc)  # fmt: skip
+    return problem(
+        422, "invalid_value", "Invalid value",
+        "A value in the request cannot be stored: text must not contain NUL characters, and "
+        "numbers and dates must be within range.",
+        instance=request.url.path,
+    )  # fmt: skip
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -198,6 +211,7 @@ exception_handlers: dict[type[Exception], Any] = {
     HTTPException: _http_error,
     SerializationError: _contention,
     DeadlockDetectedError: _contention,
+    DataError: _bad_value,
     Exception: _unexpected,
 }
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 
 from carebook.tenancy import tenant_tx
 from carebook.tokens import token_digest
@@ -273,3 +276,28 @@ async def test_bad_booking_input_is_a_clear_4xx(client: httpx.AsyncClient, clini
     )
     problem(r, 413)
     assert (await fetch_appointment(clinic.tenant, hold["hold_id"]))["status"] == "held"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda b: b["patient"].update(name="Pat\u0000"),
+        lambda b: b.update(notes="before\u0000after"),
+        lambda b: b.update(answers={"q": "x\u0000"}),
+    ],
+    ids=["name", "notes", "answers"],
+)
+async def test_nul_characters_are_a_422_and_leave_the_hold_bookable(
+    client: httpx.AsyncClient, clinic: Clinic, change: Callable[[dict[str, Any]], None]
+) -> None:
+    setup = await bookable(clinic.tenant)
+    hold = await place_hold(client, clinic.public, setup, slot(clinic.tenant))
+    body = booking_body(hold)
+    change(body)
+    key = idem()
+    problem(await client.post(f"{clinic.public}/bookings", json=body, headers=key),
+            422, "invalid_value")  # fmt: skip
+    assert (await fetch_appointment(clinic.tenant, hold["hold_id"]))["status"] == "held"
+    # The failed attempt released its Idempotency-Key: a corrected retry books.
+    r = await client.post(f"{clinic.public}/bookings", json=booking_body(hold), headers=key)
+    assert r.status_code == 201, r.text
