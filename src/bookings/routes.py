@@ -6,9 +6,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from bookings import holds, idempotency, listing
 from bookings.booking import book
@@ -59,7 +60,12 @@ class PublicHoldsController(Controller):
             s429=_RATE,
         ),
     )
-    async def hold(self, request: Request[Any, Any, Any], tenant: Tenant, data: HoldIn) -> HoldOut:
+    async def hold(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: NamedDependency[Tenant],
+        data: JSONBody[HoldIn],
+    ) -> HoldOut:
         await limit(request, tenant.slug, "hold")
         held = await holds.hold_slot(
             tenant, data.calendar_id, data.start, data.specialist_id, data.session_key
@@ -89,13 +95,17 @@ class PublicHoldsController(Controller):
     async def release(
         self,
         request: Request[Any, Any, Any],
-        tenant: Tenant,
-        hold_id: UUID,
+        tenant: NamedDependency[Tenant],
+        hold_id: FromPath[UUID],
         token: Annotated[
-            str | None, Parameter(header=HOLD_TOKEN_HEADER, required=False,
-                                  description="The token returned when the hold was made.")
+            str | None,
+            HeaderParameter(
+                name=HOLD_TOKEN_HEADER,
+                required=False,
+                description="The token returned when the hold was made.",
+            ),
         ] = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await limit(request, tenant.slug, "hold")
         await holds.release_hold(tenant, hold_id, token)
 
@@ -119,15 +129,18 @@ class PublicHoldsController(Controller):
     async def create_booking(
         self,
         request: Request[Any, Any, Any],
-        tenant: Tenant,
-        data: BookingIn,
+        tenant: NamedDependency[Tenant],
+        data: JSONBody[BookingIn],
         idempotency_key: Annotated[
             str | None,
-            Parameter(header=idempotency.HEADER, required=False,
-                      description="Required: a random value per booking attempt (e.g. a UUID).",
-                      examples=[Example(value="5f0c2b8e-9a3d-4e0b-8f5e-1c2d3e4f5a6b")]),
+            HeaderParameter(
+                name=idempotency.HEADER,
+                required=False,
+                description="Required: a random value per booking attempt (e.g. a UUID).",
+                examples=[Example(value="5f0c2b8e-9a3d-4e0b-8f5e-1c2d3e4f5a6b")],
+            ),
         ] = None,
-    ) -> Response[BookingOut]:  # fmt: skip
+    ) -> Response[BookingOut]:
         await limit(request, tenant.slug, "booking")
         key = idempotency.valid_key(idempotency_key)
         body = await book(tenant, key, data)
@@ -152,12 +165,12 @@ class StaffAppointmentsController(Controller):
     )
     async def day(
         self,
-        staff_tenant: Tenant,
-        staff: StaffPrincipal,
-        date: Annotated[str | None, Parameter(description="YYYY-MM-DD; default today")] = None,
-        specialist_id: UUID | None = None,
-        status: str | None = None,
-        tz: Annotated[str | None, Parameter(description="IANA zone; default clinic's")] = None,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        date: Annotated[str | None, QueryParameter(description="YYYY-MM-DD; default today")] = None,
+        specialist_id: FromQuery[UUID | None] = None,
+        status: FromQuery[str | None] = None,
+        tz: Annotated[str | None, QueryParameter(description="IANA zone; default clinic's")] = None,
     ) -> DayOut:
         return await listing.day_appointments(staff_tenant, staff, date, specialist_id, status, tz)
 

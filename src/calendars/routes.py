@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from calendars import catalog, service, slots
 from calendars.schemas import (
@@ -52,20 +53,28 @@ class SpecialistsController(Controller):
     dependencies = STAFF
 
     @get("/", summary="List specialists (staff)")
-    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[SpecialistOut]:
+    async def index(
+        self, staff_tenant: NamedDependency[Tenant], staff: NamedDependency[StaffPrincipal]
+    ) -> list[SpecialistOut]:
         async with tenant_tx(staff_tenant) as conn:
             return await service.list_specialists(conn)
 
     @post("/", status_code=201, summary="Add a specialist (clinic admins)")
     async def create(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: SpecialistIn
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        data: JSONBody[SpecialistIn],
     ) -> SpecialistOut:
         async with tenant_tx(staff_tenant) as conn:
             return await service.create_specialist(conn, data)
 
     @get("/{specialist_id:uuid}", summary="One specialist (staff)")
     async def show(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
     ) -> SpecialistOut:
         async with tenant_tx(staff_tenant) as conn:
             return await service.get_specialist(conn, specialist_id)
@@ -73,24 +82,30 @@ class SpecialistsController(Controller):
     @patch("/{specialist_id:uuid}", summary="Change a specialist (clinic admins)")
     async def update(
         self,
-        staff_tenant: Tenant,
-        clinic_admin: StaffPrincipal,
-        specialist_id: UUID,
-        data: SpecialistPatch,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
+        data: JSONBody[SpecialistPatch],
     ) -> SpecialistOut:
         async with tenant_tx(staff_tenant) as conn:
             return await service.update_specialist(conn, specialist_id, data)
 
     @delete("/{specialist_id:uuid}", status_code=204, summary="Delete a specialist (admins)")
     async def destroy(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, specialist_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
     ) -> None:
         async with tenant_tx(staff_tenant) as conn:
             await service.delete_specialist(conn, specialist_id)
 
     @get("/{specialist_id:uuid}/schedule", summary="Weekly schedule (staff)")
     async def schedule(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
     ) -> list[WeeklyInterval]:
         async with tenant_tx(staff_tenant) as conn:
             return await service.weekly_schedule(conn, specialist_id)
@@ -99,10 +114,10 @@ class SpecialistsController(Controller):
          summary="Replace the weekly schedule atomically (own, or any as admin)")  # fmt: skip
     async def replace_schedule(
         self,
-        staff_tenant: Tenant,
-        staff: StaffPrincipal,
-        specialist_id: UUID,
-        data: list[WeeklyInterval],
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
+        data: JSONBody[list[WeeklyInterval]],
     ) -> list[WeeklyInterval]:
         async with tenant_tx(staff_tenant) as conn:
             await service.ensure_can_edit(conn, staff, specialist_id)
@@ -111,10 +126,10 @@ class SpecialistsController(Controller):
     @get("/{specialist_id:uuid}/overrides", summary="Date overrides (staff)")
     async def overrides(
         self,
-        staff_tenant: Tenant,
-        staff: StaffPrincipal,
-        specialist_id: UUID,
-        since: date | None = None,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
+        since: FromQuery[date | None] = None,
     ) -> list[OverrideOut]:
         async with tenant_tx(staff_tenant) as conn:
             return await service.list_overrides(conn, specialist_id, since)
@@ -122,7 +137,11 @@ class SpecialistsController(Controller):
     @post("/{specialist_id:uuid}/overrides", status_code=201,
           summary="Add a day off or custom hours (own, or any as admin)")  # fmt: skip
     async def add_override(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID, data: OverrideIn
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
+        data: JSONBody[OverrideIn],
     ) -> OverrideOut:
         async with tenant_tx(staff_tenant) as conn:
             await service.ensure_can_edit(conn, staff, specialist_id)
@@ -131,7 +150,11 @@ class SpecialistsController(Controller):
     @delete("/{specialist_id:uuid}/overrides/{override_id:uuid}", status_code=204,
             summary="Remove an override (own, or any as admin)")  # fmt: skip
     async def remove_override(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, specialist_id: UUID, override_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        specialist_id: FromPath[UUID],
+        override_id: FromPath[UUID],
     ) -> None:
         async with tenant_tx(staff_tenant) as conn:
             await service.ensure_can_edit(conn, staff, specialist_id)
@@ -145,21 +168,30 @@ class ClosuresController(Controller):
 
     @get("/", summary="Clinic closures (staff)")
     async def index(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, since: date | None = None
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        since: FromQuery[date | None] = None,
     ) -> list[ClosureOut]:
         async with tenant_tx(staff_tenant) as conn:
             return await service.list_closures(conn, since)
 
     @post("/", status_code=201, summary="Close the clinic on dates (clinic admins)")
     async def create(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: ClosureIn
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        data: JSONBody[ClosureIn],
     ) -> ClosureOut:
         async with tenant_tx(staff_tenant) as conn:
             return await service.create_closure(conn, data)
 
     @delete("/{closure_id:uuid}", status_code=204, summary="Remove a closure (clinic admins)")
     async def destroy(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, closure_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        closure_id: FromPath[UUID],
     ) -> None:
         async with tenant_tx(staff_tenant) as conn:
             await service.delete_closure(conn, closure_id)
@@ -171,35 +203,49 @@ class ServicesController(Controller):
     dependencies = STAFF
 
     @get("/", summary="List services (staff)")
-    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[ServiceOut]:
+    async def index(
+        self, staff_tenant: NamedDependency[Tenant], staff: NamedDependency[StaffPrincipal]
+    ) -> list[ServiceOut]:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.list_services(conn)
 
     @post("/", status_code=201, summary="Add a service (clinic admins)")
     async def create(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: ServiceIn
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        data: JSONBody[ServiceIn],
     ) -> ServiceOut:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.create_service(conn, data)
 
     @get("/{service_id:uuid}", summary="One service (staff)")
     async def show(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, service_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        service_id: FromPath[UUID],
     ) -> ServiceOut:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.get_service(conn, service_id)
 
     @patch("/{service_id:uuid}", summary="Change a service (clinic admins)")
     async def update(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, service_id: UUID,
-        data: ServicePatch,
-    ) -> ServiceOut:  # fmt: skip
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        service_id: FromPath[UUID],
+        data: JSONBody[ServicePatch],
+    ) -> ServiceOut:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.update_service(conn, service_id, data)
 
     @delete("/{service_id:uuid}", status_code=204, summary="Delete a service (clinic admins)")
     async def destroy(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, service_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        service_id: FromPath[UUID],
     ) -> None:
         async with tenant_tx(staff_tenant) as conn:
             await catalog.delete_service(conn, service_id)
@@ -211,35 +257,49 @@ class CalendarsController(Controller):
     dependencies = STAFF
 
     @get("/", summary="List booking calendars (staff)")
-    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[CalendarOut]:
+    async def index(
+        self, staff_tenant: NamedDependency[Tenant], staff: NamedDependency[StaffPrincipal]
+    ) -> list[CalendarOut]:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.list_calendars(conn)
 
     @post("/", status_code=201, summary="Add a booking calendar (clinic admins)")
     async def create(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: CalendarIn
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        data: JSONBody[CalendarIn],
     ) -> CalendarOut:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.create_calendar(conn, data)
 
     @get("/{calendar_id:uuid}", summary="One booking calendar (staff)")
     async def show(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, calendar_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        calendar_id: FromPath[UUID],
     ) -> CalendarOut:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.get_calendar(conn, calendar_id)
 
     @patch("/{calendar_id:uuid}", summary="Change a booking calendar (clinic admins)")
     async def update(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, calendar_id: UUID,
-        data: CalendarPatch,
-    ) -> CalendarOut:  # fmt: skip
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        calendar_id: FromPath[UUID],
+        data: JSONBody[CalendarPatch],
+    ) -> CalendarOut:
         async with tenant_tx(staff_tenant) as conn:
             return await catalog.update_calendar(conn, calendar_id, data)
 
     @delete("/{calendar_id:uuid}", status_code=204, summary="Delete a calendar (clinic admins)")
     async def destroy(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, calendar_id: UUID
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        calendar_id: FromPath[UUID],
     ) -> None:
         async with tenant_tx(staff_tenant) as conn:
             await catalog.delete_calendar(conn, calendar_id)
@@ -251,14 +311,16 @@ class PublicCatalogController(Controller):
     dependencies = PUBLIC
 
     @get("/catalog", summary="Listed, active services and calendars with price and duration")
-    async def catalog(self, request: Request[Any, Any, Any], tenant: Tenant) -> Catalog:
+    async def catalog(
+        self, request: Request[Any, Any, Any], tenant: NamedDependency[Tenant]
+    ) -> Catalog:
         await limit(request, tenant.slug, "read")
         async with tenant_tx(tenant) as conn:
             return await catalog.public_catalog(conn, tenant)
 
     @get("/calendars/by-slug/{slug:str}", summary="One active calendar by slug (also unlisted)")
     async def by_slug(
-        self, request: Request[Any, Any, Any], tenant: Tenant, slug: str
+        self, request: Request[Any, Any, Any], tenant: NamedDependency[Tenant], slug: FromPath[str]
     ) -> PublicCalendar:
         await limit(request, tenant.slug, "read")
         async with tenant_tx(tenant) as conn:
@@ -269,12 +331,14 @@ class PublicCatalogController(Controller):
     async def slots(
         self,
         request: Request[Any, Any, Any],
-        tenant: Tenant,
-        calendar_id: UUID,
-        start: str = Parameter(description="First local date, YYYY-MM-DD"),
-        end: str = Parameter(description="Last local date (inclusive), at most 62 days on"),
-        tz: str | None = Parameter(default=None, description="IANA zone; default clinic's"),
-        specialist_id: UUID | None = None,
+        tenant: NamedDependency[Tenant],
+        calendar_id: FromPath[UUID],
+        start: Annotated[str, QueryParameter(description="First local date, YYYY-MM-DD")],
+        end: Annotated[
+            str, QueryParameter(description="Last local date (inclusive), at most 62 days on")
+        ],
+        tz: Annotated[str | None, QueryParameter(description="IANA zone; default clinic's")] = None,
+        specialist_id: FromQuery[UUID | None] = None,
     ) -> SlotsOut:
         await limit(request, tenant.slug, "read")
         first = parse_local_date(start, "start")

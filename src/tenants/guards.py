@@ -11,7 +11,8 @@ import hmac
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from carebook.errors import Forbidden, TenantNotFound, Unauthorized
 from carebook.settings import get_settings
@@ -35,7 +36,7 @@ def csrf_token_for(session_token: str) -> str:
     return token_digest(f"csrf:{get_settings().secret_key}:{session_token}").hex()
 
 
-async def provide_public_tenant(clinic: str) -> Tenant:
+async def provide_public_tenant(clinic: FromPath[str]) -> Tenant:
     """The clinic of a public route; a suspended clinic looks like no clinic to patients."""
     tenant = await service.find_tenant(clinic)
     if not tenant.active:
@@ -45,11 +46,13 @@ async def provide_public_tenant(clinic: str) -> Tenant:
     return tenant
 
 
-async def provide_staff_tenant(clinic: str) -> Tenant:
+async def provide_staff_tenant(clinic: FromPath[str]) -> Tenant:
     return await service.active_tenant(clinic)
 
 
-async def provide_staff(request: Request[Any, Any, Any], staff_tenant: Tenant) -> StaffPrincipal:
+async def provide_staff(
+    request: Request[Any, Any, Any], staff_tenant: NamedDependency[Tenant]
+) -> StaffPrincipal:
     token = bearer_token(request)
     async with tenant_tx(staff_tenant) as conn:
         if token is not None:
@@ -74,7 +77,7 @@ def signature_valid_csrf(request: Request[Any, Any, Any], session_token: str) ->
     return bool(sent) and hmac.compare_digest(csrf_token_for(session_token), sent)
 
 
-async def provide_clinic_admin(staff: StaffPrincipal) -> StaffPrincipal:
+async def provide_clinic_admin(staff: NamedDependency[StaffPrincipal]) -> StaffPrincipal:
     if not staff.is_admin:
         raise Forbidden("Only clinic admins may do this.", code="admin_only")
     return staff

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from carebook.errors import NotFound, Unauthorized
 from carebook.ratelimit import limit
@@ -46,7 +48,9 @@ class PlatformClinicsController(Controller):
     dependencies = PLATFORM
 
     @post("/", status_code=201, summary="Onboard a clinic")
-    async def create(self, platform_user: int, data: ClinicCreate) -> OnboardedClinic:
+    async def create(
+        self, platform_user: NamedDependency[int], data: JSONBody[ClinicCreate]
+    ) -> OnboardedClinic:
         row, token = await service.onboard_clinic(
             slug=data.slug,
             name=data.name,
@@ -57,19 +61,21 @@ class PlatformClinicsController(Controller):
         return OnboardedClinic(clinic=_clinic(row), admin_token=token)
 
     @get("/", summary="List clinics")
-    async def index(self, platform_user: int) -> list[ClinicOut]:
+    async def index(self, platform_user: NamedDependency[int]) -> list[ClinicOut]:
         return [_clinic(r) for r in await service.list_clinics()]
 
     @get("/{slug:str}", summary="One clinic")
-    async def show(self, platform_user: int, slug: str) -> ClinicOut:
+    async def show(self, platform_user: NamedDependency[int], slug: FromPath[str]) -> ClinicOut:
         return _clinic(await service.clinic_row(slug))
 
     @post("/{slug:str}/suspend", status_code=200, summary="Suspend a clinic")
-    async def suspend(self, platform_user: int, slug: str) -> ClinicOut:
+    async def suspend(self, platform_user: NamedDependency[int], slug: FromPath[str]) -> ClinicOut:
         return _clinic(await service.set_clinic_status(slug, "suspended"))
 
     @post("/{slug:str}/reactivate", status_code=200, summary="Reactivate a clinic")
-    async def reactivate(self, platform_user: int, slug: str) -> ClinicOut:
+    async def reactivate(
+        self, platform_user: NamedDependency[int], slug: FromPath[str]
+    ) -> ClinicOut:
         return _clinic(await service.set_clinic_status(slug, "active"))
 
 
@@ -85,7 +91,10 @@ class StaffAuthController(Controller):
 
     @post("/auth/login", status_code=200, summary="Staff sign-in (sets a session cookie)")
     async def login(
-        self, request: Request[Any, Any, Any], staff_tenant: Tenant, data: LoginIn
+        self,
+        request: Request[Any, Any, Any],
+        staff_tenant: NamedDependency[Tenant],
+        data: JSONBody[LoginIn],
     ) -> Response[LoginOut]:
         await limit(request, f"login:{staff_tenant.slug}", "login")
         async with tenant_tx(staff_tenant) as conn:
@@ -107,7 +116,10 @@ class StaffAuthController(Controller):
 
     @post("/auth/logout", status_code=204, summary="End the staff session")
     async def logout(
-        self, request: Request[Any, Any, Any], staff_tenant: Tenant, staff: StaffPrincipal
+        self,
+        request: Request[Any, Any, Any],
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
     ) -> Response[None]:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
@@ -118,7 +130,7 @@ class StaffAuthController(Controller):
         )
 
     @get("/me", summary="The calling staff member")
-    async def me(self, staff: StaffPrincipal) -> dict[str, Any]:
+    async def me(self, staff: NamedDependency[StaffPrincipal]) -> dict[str, Any]:
         return {"id": staff.id, "email": staff.email, "name": staff.name, "role": staff.role}
 
 
@@ -128,7 +140,9 @@ class StaffAdminController(Controller):
     dependencies = STAFF
 
     @get("/staff", summary="List staff (clinic admins)")
-    async def index(self, staff_tenant: Tenant, clinic_admin: StaffPrincipal) -> list[StaffOut]:
+    async def index(
+        self, staff_tenant: NamedDependency[Tenant], clinic_admin: NamedDependency[StaffPrincipal]
+    ) -> list[StaffOut]:
         async with tenant_tx(staff_tenant) as conn:
             rows = await conn.fetch(
                 "SELECT id, email, name, role, active FROM staff_users ORDER BY name, email"
@@ -137,7 +151,10 @@ class StaffAdminController(Controller):
 
     @post("/staff", status_code=201, summary="Add a staff member (clinic admins)")
     async def create(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, data: StaffCreate
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        data: JSONBody[StaffCreate],
     ) -> StaffOut:
         async with tenant_tx(staff_tenant) as conn:
             staff_id = await staff_store.create_staff_user(
@@ -151,7 +168,11 @@ class StaffAdminController(Controller):
     @post("/staff/{staff_id:uuid}/tokens", status_code=201,
           summary="Issue an API token for a staff member (clinic admins)")  # fmt: skip
     async def issue_for(
-        self, staff_tenant: Tenant, clinic_admin: StaffPrincipal, staff_id: UUID, data: TokenCreate
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        staff_id: FromPath[UUID],
+        data: JSONBody[TokenCreate],
     ) -> TokenOut:
         async with tenant_tx(staff_tenant) as conn:
             if not await conn.fetchval("SELECT 1 FROM staff_users WHERE id = $1", staff_id):
@@ -174,7 +195,9 @@ class StaffTokensController(Controller):
     dependencies = STAFF
 
     @get("/", summary="My API tokens (never their secrets)")
-    async def index(self, staff_tenant: Tenant, staff: StaffPrincipal) -> list[TokenOut]:
+    async def index(
+        self, staff_tenant: NamedDependency[Tenant], staff: NamedDependency[StaffPrincipal]
+    ) -> list[TokenOut]:
         async with tenant_tx(staff_tenant) as conn:
             rows = await conn.fetch(
                 "SELECT id, name, created_at, revoked_at FROM staff_api_tokens "
@@ -186,13 +209,21 @@ class StaffTokensController(Controller):
 
     @post("/", status_code=201, summary="Issue myself an API token (shown once)")
     async def create(
-        self, staff_tenant: Tenant, staff: StaffPrincipal, data: TokenCreate
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        data: JSONBody[TokenCreate],
     ) -> TokenOut:
         async with tenant_tx(staff_tenant) as conn:
             return await _issue(conn, staff.id, data.name)
 
     @delete("/{token_id:uuid}", status_code=204, summary="Revoke a token (mine, or any as admin)")
-    async def revoke(self, staff_tenant: Tenant, staff: StaffPrincipal, token_id: UUID) -> None:
+    async def revoke(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        token_id: FromPath[UUID],
+    ) -> None:
         async with tenant_tx(staff_tenant) as conn:
             owner = None if staff.is_admin else staff.id
             if not await staff_store.revoke_token(conn, token_id, owner):

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from litestar import Controller, Response, get
 from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from calendars.schemas import PublicCalendar
@@ -61,7 +62,7 @@ class PublicPages(Controller):
     response_headers = [ResponseHeader(name=k, value=v) for k, v in PAGE_HEADERS.items()]
 
     @get("/", name="web:clinic")
-    async def clinic_page(self, clinic: str) -> Template:
+    async def clinic_page(self, clinic: FromPath[str]) -> Template:
         """The clinic's listed services and their calendars."""
         tenant = await provide_public_tenant(clinic)
         services = await reads.public_catalog(tenant)
@@ -79,7 +80,7 @@ class PublicPages(Controller):
         )
 
     @get("/book/{calendar_slug:str}", name="web:book")
-    async def booking_page(self, clinic: str, calendar_slug: str) -> Template:
+    async def booking_page(self, clinic: FromPath[str], calendar_slug: FromPath[str]) -> Template:
         """Slot choice, hold, contact form and confirmation for one calendar."""
         tenant = await provide_public_tenant(clinic)
         try:
@@ -116,7 +117,10 @@ class PublicPages(Controller):
 
     @get("/manage/{appointment_id:str}", name="web:manage")
     async def manage_page(
-        self, clinic: str, appointment_id: str, token: str | None = None
+        self,
+        clinic: FromPath[str],
+        appointment_id: FromPath[str],
+        token: FromQuery[str | None] = None,
     ) -> Template:
         """A read-only view of one appointment for the holder of its manage link."""
         tenant = await provide_public_tenant(clinic)
@@ -148,7 +152,7 @@ class PublicPages(Controller):
 
     @get("/appointments/{filename:str}", name="web:ics")
     async def appointment_ics_file(
-        self, clinic: str, filename: str, token: str | None = None
+        self, clinic: FromPath[str], filename: FromPath[str], token: FromQuery[str | None] = None
     ) -> Response[bytes]:
         """``<appointment id>.ics``: the appointment as an RFC 5545 file."""
         if not filename.endswith(".ics"):

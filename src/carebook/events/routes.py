@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from carebook.errors import CarebookError, NotFound
@@ -45,9 +46,9 @@ class LiveUpdatesController(Controller):
     async def events(
         self,
         request: Request[Any, Any, Any],
-        tenant: Tenant,
-        calendar_id: UUID,
-        last_event_id: str | None = Parameter(query="last_event_id", default=None, required=False),
+        tenant: NamedDependency[Tenant],
+        calendar_id: FromPath[UUID],
+        last_event_id: Annotated[str | None, QueryParameter(required=False)] = None,
     ) -> Stream:
         await limit(request, tenant.slug, "stream")
         try:
