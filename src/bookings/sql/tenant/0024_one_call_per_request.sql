@@ -90,10 +90,11 @@ BEGIN
         RETURN;
     END IF;
     -- Keys older than 24 hours go a few at a time, so no per-clinic job is needed.
+    -- (= ANY (ARRAY(…)) keeps this a primary-key probe whatever the table's size.)
     DELETE FROM idempotency_keys
-    WHERE key IN (SELECT k.key FROM idempotency_keys k
-                  WHERE k.created_at < now() - interval '24 hours'
-                  ORDER BY k.created_at LIMIT 20);
+    WHERE key = ANY (ARRAY(SELECT k.key FROM idempotency_keys k
+                           WHERE k.created_at < now() - interval '24 hours'
+                           ORDER BY k.created_at LIMIT 20));
 
     SELECT a.id, a.calendar_id, a.specialist_id, a.starts_at, a.ends_at, a.status,
            a.hold_token_hash, c.name AS calendar_name, c.slug AS calendar_slug,
