@@ -36,10 +36,6 @@ class Hold:
     end: datetime
 
 
-class _SessionRace(Exception):
-    """Two holds of one session_key committed at once; the retry releases the winner's."""
-
-
 _HOLD_SLOT = "SELECT * FROM {schema}.hold_slot($1, $2, $3, $4, $5, $6, $7)"
 
 
@@ -64,6 +60,7 @@ async def hold_slot(
         try:
             row = (await call_in_schema(tenant, _HOLD_SLOT, *args))[0]
         except asyncpg.UniqueViolationError as exc:
+            # Two holds of one session_key committed at once: the retry releases the winner's.
             if exc.constraint_name != "appointments_session_hold_key":
                 raise
             if attempt == _SESSION_RETRIES - 1:
