@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import datetime, timedelta
@@ -233,6 +234,28 @@ async def test_session_key_swap_releases_the_previous_hold(
     assert (await fetch_appointment(clinic.tenant, third["hold_id"]))["status"] == "held"
     released = await events_of(clinic.tenant, "slot.released")
     assert len(released) == 2
+
+
+async def test_concurrent_holds_of_one_session_leave_exactly_one(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    """Holds of one session_key placed at once: each one that succeeds releases the one
+    before, so exactly one survives and every superseded hold got its slot.released."""
+    setup = await bookable(clinic.tenant)
+    key = "tab-" + uuid4().hex
+    bodies = [hold_body(setup, slot(clinic.tenant, hour=h), session_key=key) for h in range(9, 17)]
+    answers = await asyncio.gather(*(client.post(f"{clinic.public}/holds", json=b) for b in bodies))
+    held = [r for r in answers if r.status_code == 201]
+    for r in answers:
+        if r.status_code != 201:
+            problem(r, 409, "session_busy")
+    assert held
+    async with tenant_tx(clinic.tenant) as conn:
+        live = await conn.fetchval(
+            "SELECT count(*) FROM appointments WHERE session_key = $1 AND status = 'held'", key
+        )
+    assert live == 1
+    assert len(await events_of(clinic.tenant, "slot.released")) == len(held) - 1
 
 
 async def test_hold_tokens_are_random_and_hashed_at_rest(
