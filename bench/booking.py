@@ -311,6 +311,8 @@ def main() -> None:
     for label, c in (("booking", cpu), ("/health pair", floor_cpu)):
         print(f"CPU per {label}: {c.machine:.2f} ms on the machine = app {c.app:.2f} + load "
               f"client {c.client:.2f} + PostgreSQL/Redis/kernel {c.rest:.2f}")  # fmt: skip
+    print(f"app efficiency: {1000 / cpu.app:.0f} bookings per second of app CPU (what one app "
+          f"process could do with a core to itself)")  # fmt: skip
     print(f"pgbench -N: {pg_tps:.1f} tps; CPU per transaction {pg_cpu_ms:.2f} ms on the machine")
     print(f"ratio: {100 * tps / pg_tps:.1f} % of pgbench TPS (goal >= 30 %)")
     print(f"framework ceiling: {floor_rate:.1f} pairs of GET /health per s = "
