@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -31,7 +32,8 @@ def prepare(database: str) -> str:
     return url
 
 
-def machine() -> str:
+def machine_info() -> dict[str, Any]:
+    """The machine a benchmark ran on, for its printed figures and JSON reports."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
@@ -40,7 +42,13 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem),
+            "kernel": platform.release(), "python": platform.python_version()}  # fmt: skip
+
+
+def machine() -> str:
+    m = machine_info()
+    return f"{m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, Python {m['python']}"
 
 
 def percentile(values: list[float], q: float) -> float:

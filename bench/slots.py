@@ -20,17 +20,15 @@ import argparse
 import asyncio
 import logging
 import os
-import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import percentile
+from common import machine_info, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -59,18 +57,6 @@ SELECT $4, sp.ids[t.s + 1],
        t.st, t.st + interval '30 minutes', tstzrange(t.st, t.st + interval '30 minutes')
 FROM t, (SELECT array_agg(id ORDER BY name) AS ids FROM specialists) sp
 """
-
-
-def machine() -> dict[str, str]:
-    def sh(cmd: str) -> str:
-        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
-
-    return {
-        "cpus": sh("nproc"),
-        "model": sh("lscpu | grep 'Model name' | sed 's/Model name: *//'"),
-        "memory": sh("free -h | awk '/Mem:/ {print $2}'"),
-        "python": platform.python_version(),
-    }
 
 
 async def setup(db_url: str) -> Any:
@@ -239,7 +225,7 @@ async def main(levels: list[int], runs: int, with_http: bool) -> None:
         transport = httpx.ASGITransport(app=create_app(), client=("127.0.0.1", 50001))
         http = httpx.AsyncClient(transport=transport, base_url="http://bench")
     conn = await asyncpg.connect(db_url)
-    info = machine() | {"postgres": await conn.fetchval("SHOW server_version")}
+    info = machine_info() | {"postgres": await conn.fetchval("SHOW server_version")}
     await conn.close()
     print("machine:", info, flush=True)
     names = ["sql p50", "sql p95", "svc p50", "svc p95", "http p50", "http p95", "insert s", "load"]

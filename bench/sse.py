@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from common import percentile
+from common import machine_info, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "carebook_bench_sse"
@@ -458,18 +457,6 @@ async def bench(
     return results
 
 
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem_gb, 1),
-            "python": platform.python_version(), "kernel": platform.release()}  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -516,7 +503,7 @@ def main() -> None:
             await conn.close()
 
     results["machine"] = {
-        **machine(),
+        **machine_info(),
         "postgres": asyncio.run(version()),
         "open_files": nofile,
         "load_avg_before": load_before,
