@@ -1,0 +1,60 @@
+"""Tenant-scoped calls retry serialization failures and deadlocks, against real PostgreSQL.
+
+A clinic-schema function that raises 40001/40P01 on its first calls (a sequence counts the
+calls: nextval is not rolled back) stands in for a real collision.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from carebook.tenancy import call_in_schema, run_in_tenant_tx, tenant_tx
+from tests.conftest import Clinic
+
+
+async def _flaky(clinic: Clinic, sqlstate: str, failures: int) -> None:
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute(f"""
+            CREATE SEQUENCE flaky_calls;
+            CREATE FUNCTION flaky() RETURNS integer LANGUAGE plpgsql
+            SET search_path FROM CURRENT AS $$
+            BEGIN
+                IF nextval('flaky_calls') <= {failures} THEN
+                    RAISE EXCEPTION 'collided' USING ERRCODE = '{sqlstate}';
+                END IF;
+                RETURN 42;
+            END $$;
+        """)  # fmt: skip
+
+
+async def _calls(clinic: Clinic) -> int:
+    async with tenant_tx(clinic.tenant) as conn:
+        calls: int = await conn.fetchval("SELECT last_value FROM flaky_calls")
+    return calls
+
+
+@pytest.mark.parametrize("sqlstate", ["40001", "40P01"])
+async def test_call_in_schema_retries_collisions(clinic: Clinic, sqlstate: str) -> None:
+    await _flaky(clinic, sqlstate, failures=2)
+    rows = await call_in_schema(clinic.tenant, "SELECT {schema}.flaky() AS answer")
+    assert rows[0]["answer"] == 42
+    assert await _calls(clinic) == 3
+
+
+async def test_run_in_tenant_tx_retries_collisions(clinic: Clinic) -> None:
+    await _flaky(clinic, "40001", failures=1)
+
+    async def work(conn: asyncpg.Connection) -> int:
+        answer: int = await conn.fetchval("SELECT flaky()")
+        return answer
+
+    assert await run_in_tenant_tx(clinic.tenant, work) == 42
+    assert await _calls(clinic) == 2
+
+
+async def test_collisions_that_outlast_the_retries_are_raised(clinic: Clinic) -> None:
+    await _flaky(clinic, "40001", failures=100)
+    with pytest.raises(asyncpg.SerializationError):
+        await call_in_schema(clinic.tenant, "SELECT {schema}.flaky()", attempts=3)
+    assert await _calls(clinic) == 3
