@@ -108,17 +108,23 @@ async def platform_tx() -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
-async def platform_fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
-    """One schema-qualified read outside any transaction block (a single round trip)."""
+async def _fetch(query: str, *args: Any) -> list[asyncpg.Record]:
+    """One statement outside any transaction block: a pooled connection, else a new one."""
     engine = _engine()
     if engine.pool is not None:
-        row: asyncpg.Record | None = await engine.pool.fetchrow(query, *args)
-        return row
+        rows: list[asyncpg.Record] = await engine.pool.fetch(query, *args)
+        return rows
     conn = await engine.get_new_connection()
     try:
-        return await conn.fetchrow(query, *args)  # type: ignore[no-any-return]
+        return await conn.fetch(query, *args)  # type: ignore[no-any-return]
     finally:
         await conn.close()
+
+
+async def platform_fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
+    """One schema-qualified read outside any transaction block (a single round trip)."""
+    rows = await _fetch(query, *args)
+    return rows[0] if rows else None
 
 
 async def _retrying(attempt_once: Callable[[], Awaitable[T]], attempts: int) -> T:
@@ -155,16 +161,8 @@ async def call_in_schema(
     change. Serialization failures and deadlocks are retried like ``run_in_tenant_tx``.
     """
     sql = query.replace("{schema}", quote_ident(tenant.schema))
-    pool = _engine().pool
 
     async def once() -> list[asyncpg.Record]:
-        if pool is not None:
-            rows: list[asyncpg.Record] = await pool.fetch(sql, *args)
-            return rows
-        conn = await _engine().get_new_connection()
-        try:
-            return await conn.fetch(sql, *args)  # type: ignore[no-any-return]
-        finally:
-            await conn.close()
+        return await _fetch(sql, *args)
 
     return await _retrying(once, attempts)
