@@ -7,35 +7,18 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from bookings import holds, idempotency, listing
 from bookings.booking import book
-from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut, Problem
+from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut
+from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 HOLD_TOKEN_HEADER = "X-Hold-Token"  # noqa: S105 - a header name
-
-
-def problems(**by_status: str) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses of a route: ``s409="slot_unavailable"``."""
-    return {
-        int(status[1:]): ResponseSpec(
-            data_container=Problem,
-            description=f"Problem details; code: {codes}",
-            media_type="application/problem+json",
-        )
-        for status, codes in by_status.items()
-    }
-
-
-_MALFORMED = "malformed_request (not JSON)"
-_INVALID = "validation_failed (per-field errors)"
-_RATE = "rate_limited (with Retry-After)"
 
 
 class PublicHoldsController(Controller):
@@ -52,12 +35,12 @@ class PublicHoldsController(Controller):
         "`invalid_slot`: not a slot of this calendar at all. A new hold with the same "
         "`session_key` releases that key's previous hold. Rate limited per client (429).",
         responses=problems(
-            s400=_MALFORMED,
+            s400=MALFORMED,
             s404="calendar_not_found, specialist_not_found, clinic_not_found",
             s409="slot_unavailable, session_busy",
             s413="body_too_large",
-            s422=f"invalid_slot, {_INVALID}",
-            s429=_RATE,
+            s422=f"invalid_slot, {INVALID}",
+            s429=RATE_LIMITED,
         ),
     )
     async def hold(
@@ -89,7 +72,7 @@ class PublicHoldsController(Controller):
             s403="invalid_hold_token",
             s404="hold_not_found",
             s409="hold_already_booked",
-            s429=_RATE,
+            s429=RATE_LIMITED,
         ),
     )
     async def release(
@@ -117,13 +100,14 @@ class PublicHoldsController(Controller):
         "another body → 422 `idempotency_key_reused`. An expired hold whose slot is still "
         "free is booked anyway; taken meanwhile → 409 `hold_expired`. Rate limited (429).",
         responses=problems(
-            s400=f"idempotency_key_required, {_MALFORMED}",
+            s400=f"idempotency_key_required, {MALFORMED}",
             s403="invalid_hold_token",
             s404="hold_not_found",
             s409="hold_expired, hold_released, hold_already_booked",
             s413="body_too_large",
-            s422=f"idempotency_key_reused, invalid_idempotency_key, invalid_timezone, {_INVALID}",
-            s429=_RATE,
+            s422="idempotency_key_reused, invalid_idempotency_key, invalid_timezone, "
+            f"invalid_value, {INVALID}",
+            s429=RATE_LIMITED,
         ),
     )
     async def create_booking(
@@ -160,7 +144,7 @@ class StaffAppointmentsController(Controller):
         responses=problems(
             s401="unauthorized, invalid_token",
             s403="not_a_specialist, not_your_appointments",
-            s422=f"invalid_date, invalid_status, invalid_timezone, {_INVALID}",
+            s422=f"invalid_date, invalid_status, invalid_timezone, {INVALID}",
         ),
     )
     async def day(

@@ -99,15 +99,3 @@ class DayOut(msgspec.Struct):
     date: str
     timezone: str
     appointments: list[AppointmentOut]
-
-
-class Problem(msgspec.Struct):
-    """RFC 9457 problem details, as every error of the API is answered."""
-
-    type: str
-    title: str
-    status: int
-    code: str
-    detail: str | None = None
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = None

@@ -32,6 +32,7 @@ from calendars.schemas import (
     SpecialistPatch,
     WeeklyInterval,
 )
+from carebook.openapi import INVALID, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import parse_local_date
@@ -310,7 +311,11 @@ class PublicCatalogController(Controller):
     tags = ["public"]
     dependencies = PUBLIC
 
-    @get("/catalog", summary="Listed, active services and calendars with price and duration")
+    @get(
+        "/catalog",
+        summary="Listed, active services and calendars with price and duration",
+        responses=problems(s404="clinic_not_found", s429=RATE_LIMITED),
+    )
     async def catalog(
         self, request: Request[Any, Any, Any], tenant: NamedDependency[Tenant]
     ) -> Catalog:
@@ -318,7 +323,11 @@ class PublicCatalogController(Controller):
         async with tenant_tx(tenant) as conn:
             return await catalog.public_catalog(conn, tenant)
 
-    @get("/calendars/by-slug/{slug:str}", summary="One active calendar by slug (also unlisted)")
+    @get(
+        "/calendars/by-slug/{slug:str}",
+        summary="One active calendar by slug (also unlisted)",
+        responses=problems(s404="clinic_not_found, calendar_not_found", s429=RATE_LIMITED),
+    )
     async def by_slug(
         self, request: Request[Any, Any, Any], tenant: NamedDependency[Tenant], slug: FromPath[str]
     ) -> PublicCalendar:
@@ -326,8 +335,15 @@ class PublicCatalogController(Controller):
         async with tenant_tx(tenant) as conn:
             return await catalog.public_calendar_by_slug(conn, slug)
 
-    @get("/calendars/{calendar_id:uuid}/slots",
-         summary="Bookable slots by local date (every date of the range is listed)")  # fmt: skip
+    @get(
+        "/calendars/{calendar_id:uuid}/slots",
+        summary="Bookable slots by local date (every date of the range is listed)",
+        responses=problems(
+            s404="clinic_not_found, calendar_not_found",
+            s422=f"invalid_date, invalid_range, range_too_long, invalid_timezone, {INVALID}",
+            s429=RATE_LIMITED,
+        ),
+    )
     async def slots(
         self,
         request: Request[Any, Any, Any],

@@ -15,6 +15,7 @@ from carebook.errors import CarebookError, NotFound
 from carebook.events.hub import Hub, HubClosed, get_hub
 from carebook.events.replay import missed_events, parse_last_event_id
 from carebook.events.subscriber import PING, RESYNC, RETRY_MS, Event, Subscriber
+from carebook.openapi import RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
 from tenants.guards import PUBLIC
@@ -42,6 +43,11 @@ class LiveUpdatesController(Controller):
             "A `: ping` comment comes at least every 15 s."
         ),
         media_type="text/event-stream",
+        responses=problems(
+            s404="clinic_not_found, calendar_not_found",
+            s429=RATE_LIMITED,
+            s503="live_updates_unavailable (with Retry-After)",
+        ),
     )
     async def events(
         self,
