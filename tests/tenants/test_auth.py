@@ -84,18 +84,17 @@ async def test_session_login_requires_csrf_header_for_changes(client, clinic):
     cookie = r.cookies.get("carebook_staff")
     set_cookie = r.headers["set-cookie"].lower()
     assert cookie and "httponly" in set_cookie and "samesite=lax" in set_cookie
-    cookies = {"carebook_staff": cookie}
-    me = await client.get(f"{clinic.api}/me", cookies=cookies)
-    assert me.status_code == 200 and me.json()["role"] == "admin"
-    body = {"email": "n@x.test", "name": "N", "role": "specialist"}
-    problem(
-        await client.post(f"{clinic.api}/staff", json=body, cookies=cookies), 403, "csrf_failed"
-    )
-    r = await client.post(
-        f"{clinic.api}/staff", json=body, cookies=cookies, headers={"X-CSRF-Token": csrf}
-    )
-    assert r.status_code == 201, r.text
-    client.cookies.clear()
+    # The client keeps the session cookie like a browser does (and forgets it at the end).
+    assert client.cookies.get("carebook_staff") == cookie
+    try:
+        me = await client.get(f"{clinic.api}/me")
+        assert me.status_code == 200 and me.json()["role"] == "admin"
+        body = {"email": "n@x.test", "name": "N", "role": "specialist"}
+        problem(await client.post(f"{clinic.api}/staff", json=body), 403, "csrf_failed")
+        r = await client.post(f"{clinic.api}/staff", json=body, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 201, r.text
+    finally:
+        client.cookies.clear()
 
 
 async def test_suspended_clinic_staff_403_public_404(client, clinic, platform_token):
