@@ -87,24 +87,42 @@ def _engine() -> Any:
 
 
 @asynccontextmanager
-async def tenant_tx(tenant: Tenant | str) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction whose ``search_path`` is the tenant's schema (then ``public``).
+async def _transaction(search_path: str) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection in a transaction with ``search_path`` set for that transaction.
 
-    Piccolo ORM queries issued inside join the same transaction.
+    Plain asyncpg, not Piccolo's transaction: that one leaks its pooled connection when the
+    task is cancelled while it sends BEGIN (``__aexit__`` never runs), which left shutdown
+    waiting for the pool. Here the connection is released however the block ends, and
+    asyncpg rolls back whatever is left open. Piccolo ORM queries do not join it: domain code
+    speaks SQL inside it.
     """
+    engine = _engine()
+    if engine.pool is not None:
+        async with engine.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL search_path TO {search_path}")
+            yield conn
+        return
+    conn = await engine.get_new_connection()
+    try:
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL search_path TO {search_path}")
+            yield conn
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def tenant_tx(tenant: Tenant | str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction whose ``search_path`` is the tenant's schema (then ``public``)."""
     schema = tenant.schema if isinstance(tenant, Tenant) else tenant
-    async with _engine().transaction() as tx:
-        conn: asyncpg.Connection = tx.connection
-        await conn.execute(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
+    async with _transaction(f"{quote_ident(schema)}, public") as conn:
         yield conn
 
 
 @asynccontextmanager
 async def platform_tx() -> AsyncIterator[asyncpg.Connection]:
     """A transaction on the platform schema only."""
-    async with _engine().transaction() as tx:
-        conn: asyncpg.Connection = tx.connection
-        await conn.execute("SET LOCAL search_path TO public")
+    async with _transaction("public") as conn:
         yield conn
 
 

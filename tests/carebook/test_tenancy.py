@@ -6,7 +6,10 @@ calls: nextval is not rolled back) stands in for a real collision.
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
+import httpx
 import pytest
 
 from carebook.tenancy import call_in_schema, run_in_tenant_tx, tenant_tx
@@ -58,3 +61,28 @@ async def test_collisions_that_outlast_the_retries_are_raised(clinic: Clinic) ->
     with pytest.raises(asyncpg.SerializationError):
         await call_in_schema(clinic.tenant, "SELECT {schema}.flaky()", attempts=3)
     assert await _calls(clinic) == 3
+
+
+async def test_cancelled_transactions_give_their_connections_back(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    """A task cancelled anywhere in ``tenant_tx`` (acquire, BEGIN, body, COMMIT) releases its
+    pooled connection: a leaked one would make shutdown wait for the pool."""
+    from carebook.piccolo_conf import DB
+
+    pool = DB.pool
+    assert pool is not None
+
+    async def use() -> None:
+        async with tenant_tx(clinic.tenant) as conn:
+            await conn.execute("SELECT pg_sleep(0.002)")
+
+    for step in range(40):
+        tasks = [asyncio.create_task(use()) for _ in range(4)]
+        await asyncio.sleep(step * 0.0002)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert pool.get_idle_size() == pool.get_size()
+    async with tenant_tx(clinic.tenant) as conn:  # and the connections still work
+        assert await conn.fetchval("SELECT count(*) FROM appointments") == 0
