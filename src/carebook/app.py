@@ -94,7 +94,8 @@ async def _keep_session(conn: Any) -> None:
     asyncpg still rolls back a transaction left open. Nothing else needs resetting because
     pooled connections never carry session state: search_path is only ever ``SET LOCAL``,
     advisory locks are transaction-level, and LISTEN/session locks live on dedicated
-    connections (events hub, retention, migrations). tests/test_pool_hygiene.py keeps it so.
+    connections (events hub, retention, migrations). tests/carebook/test_pool_hygiene.py
+    keeps it so.
     """
 
 

@@ -87,28 +87,32 @@ def _engine() -> Any:
 
 
 @asynccontextmanager
-async def _transaction(search_path: str) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection in a transaction with ``search_path`` set for that transaction.
-
-    Plain asyncpg, not Piccolo's transaction: that one leaks its pooled connection when the
-    task is cancelled while it sends BEGIN (``__aexit__`` never runs), which left shutdown
-    waiting for the pool. Here the connection is released however the block ends, and
-    asyncpg rolls back whatever is left open. Piccolo ORM queries do not join it: domain code
-    speaks SQL inside it.
-    """
+async def _connection() -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection (a new one when no pool runs, e.g. in the CLI), given back however
+    the block ends; asyncpg rolls back whatever is left open."""
     engine = _engine()
     if engine.pool is not None:
-        async with engine.pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"SET LOCAL search_path TO {search_path}")
+        async with engine.pool.acquire() as conn:
             yield conn
         return
     conn = await engine.get_new_connection()
     try:
-        async with conn.transaction():
-            await conn.execute(f"SET LOCAL search_path TO {search_path}")
-            yield conn
+        yield conn
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def _transaction(search_path: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction with ``search_path`` set for that transaction.
+
+    Plain asyncpg, not Piccolo's transaction: that one leaks its pooled connection when the
+    task is cancelled while it sends BEGIN (``__aexit__`` never runs), which left shutdown
+    waiting for the pool. Piccolo ORM queries do not join it: domain code speaks SQL in it.
+    """
+    async with _connection() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL search_path TO {search_path}")
+        yield conn
 
 
 @asynccontextmanager
@@ -127,16 +131,10 @@ async def platform_tx() -> AsyncIterator[asyncpg.Connection]:
 
 
 async def _fetch(query: str, *args: Any) -> list[asyncpg.Record]:
-    """One statement outside any transaction block: a pooled connection, else a new one."""
-    engine = _engine()
-    if engine.pool is not None:
-        rows: list[asyncpg.Record] = await engine.pool.fetch(query, *args)
-        return rows
-    conn = await engine.get_new_connection()
-    try:
-        return await conn.fetch(query, *args)  # type: ignore[no-any-return]
-    finally:
-        await conn.close()
+    """One statement outside any transaction block."""
+    async with _connection() as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(query, *args)
+    return rows
 
 
 async def platform_fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
