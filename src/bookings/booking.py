@@ -22,7 +22,7 @@ from bookings import idempotency, outcomes
 from bookings.schemas import BookingIn, BookingOut, CalendarRef, Price, Ref
 from carebook.errors import Conflict
 from carebook.settings import get_settings
-from carebook.tenancy import Tenant, call_in_schema
+from carebook.tenancy import Tenant
 from carebook.tokens import new_token, token_digest
 from carebook.zones import valid_zone
 
@@ -46,23 +46,18 @@ async def book(tenant: Tenant, key: str, data: BookingIn) -> dict[str, Any]:
     token = new_token(MANAGE_TOKEN_PREFIX)
     p = data.patient
     try:
-        rows = await call_in_schema(
+        row = await outcomes.call(
             tenant, _BOOK_HOLD,
             key, digest, data.hold_id, token_digest(data.token), p.email.strip(),
             p.name.strip(), p.phone, p.timezone, data.notes,
             None if data.answers is None else json.dumps(data.answers),
             token_digest(token), idempotency.seal(key, digest, token),
         )  # fmt: skip
-    except asyncpg.RaiseError as exc:
-        if (error := outcomes.as_problem(exc)) is None:
-            raise
-        raise error from None
     except asyncpg.ExclusionViolationError:
         raise Conflict(
             "The hold expired and the slot was taken meanwhile; pick another slot.",
             code="hold_expired",
         ) from None
-    row = rows[0]
     if row["replayed"]:
         token = idempotency.replayed_token(key, digest, row["request_hash"], row["sealed_secret"])
     return _render(tenant, json.loads(row["snapshot"]), zone, token)

@@ -17,7 +17,7 @@ import asyncpg
 
 from bookings import events, outcomes
 from carebook.errors import Conflict, Unauthorized
-from carebook.tenancy import Tenant, call_in_schema, run_in_tenant_tx
+from carebook.tenancy import Tenant, run_in_tenant_tx
 from carebook.tokens import digests_match, new_token, token_digest
 
 HOLD_TOKEN_PREFIX = "cbh"  # noqa: S105 - a label, not a secret
@@ -58,7 +58,7 @@ async def hold_slot(
             tenant.settings.hold_minutes, tenant.timezone)  # fmt: skip
     for attempt in range(_SESSION_RETRIES):
         try:
-            row = (await call_in_schema(tenant, _HOLD_SLOT, *args))[0]
+            row = await outcomes.call(tenant, _HOLD_SLOT, *args)
         except asyncpg.UniqueViolationError as exc:
             # Two holds of one session_key committed at once: the retry releases the winner's.
             if exc.constraint_name != "appointments_session_hold_key":
@@ -69,10 +69,6 @@ async def hold_slot(
                     code="session_busy",
                 ) from None
             continue
-        except asyncpg.RaiseError as exc:
-            if (error := outcomes.as_problem(exc)) is None:
-                raise
-            raise error from None
         return Hold(row["id"], token, row["expires_at"], row["specialist_id"], start,
                     row["ends_at"])  # fmt: skip
     raise AssertionError("unreachable")

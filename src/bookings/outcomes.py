@@ -1,16 +1,19 @@
 """The 4xx outcomes that the clinic-schema functions ``hold_slot()``/``book_hold()`` raise.
 
 They raise ``P0001`` with the outcome's code as the message (DETAIL 'carebook outcome'),
-which rolls back everything the call did on the way; this turns the code into its problem.
+which rolls back everything the call did on the way; ``call()`` runs such a function and
+turns the code into its problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 
 from carebook.errors import CarebookError, Conflict, Forbidden, NotFound, ValidationFailed
+from carebook.tenancy import Tenant, call_in_schema
 
 MARK = "carebook outcome"
 
@@ -36,12 +39,15 @@ _OUTCOMES: dict[str, Callable[[], CarebookError]] = {
 }  # fmt: skip
 
 
-def as_problem(exc: asyncpg.RaiseError) -> CarebookError | None:
-    """The problem for an outcome raised by our SQL, or None for any other RAISE."""
-    if exc.detail != MARK:
-        return None
-    make = _OUTCOMES.get(exc.message)
-    return make() if make else None
+async def call(tenant: Tenant, query: str, *args: Any) -> asyncpg.Record:
+    """The one row of a use-case function (``call_in_schema``); its outcomes as problems."""
+    try:
+        return (await call_in_schema(tenant, query, *args))[0]
+    except asyncpg.RaiseError as exc:
+        make = _OUTCOMES.get(exc.message) if exc.detail == MARK else None
+        if make is None:
+            raise
+        raise make() from None
 
 
 def problem(code: str) -> CarebookError:
