@@ -35,6 +35,12 @@ os.environ.setdefault("CAREBOOK_READ_RATE", "100000")
 os.environ.setdefault("CAREBOOK_STREAM_RATE", "100000")
 # Tests change clinic settings behind live servers' backs; no per-process clinic cache.
 os.environ.setdefault("CAREBOOK_TENANT_CACHE_SECONDS", "0")
+# Jobs stay in public.job_outbox unless a test runs a relay (the `jobs_running` fixture), so
+# tests can read exactly what a transition wrote.
+os.environ.setdefault("CAREBOOK_RELAY", "0")
+# Workers killed by tests give their messages back within seconds, not a minute.
+os.environ.setdefault("CAREBOOK_WORKER_HEARTBEAT_MS", "3000")
+os.environ.setdefault("CAREBOOK_QUEUE_MAINTENANCE_CHANCE", "200000")
 
 
 def _prepare_services() -> tuple[str, str]:
@@ -216,3 +222,51 @@ def live_server_b(migrated: None) -> Iterator[LiveServer]:
     server = start_live_server("b")
     yield server
     stop_live_server(server)
+
+
+@dataclass
+class JobsRunning:
+    """A relay and an in-process Dramatiq worker (threads) of this test process."""
+
+    relay: Any
+    worker: Any
+
+
+@pytest.fixture
+async def jobs_running(client: httpx.AsyncClient) -> AsyncIterator[JobsRunning]:
+    """The job relay (on the tests' loop) and a Dramatiq worker, for tests of actors.
+
+    Actors run on the worker's AsyncIO loop with their own pool; jobs of every clinic of
+    this pytest process flow while it runs.
+    """
+    import dramatiq
+
+    import carebook.actors  # noqa: F401 - declares every actor
+    from carebook.broker import broker
+    from carebook.jobs.relay import Relay
+
+    relay = Relay(DATABASE_URL)
+    await relay.start()
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        yield JobsRunning(relay, worker)
+    finally:
+        await relay.stop()
+        await asyncio.to_thread(worker.stop)
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
+    """Poll ``check`` (a database read) until it returns a truthy value; its value.
+
+    For effects in another process or thread (a worker's actor), where no event of ours
+    can be awaited; each poll is a query, never a blind sleep of the expected duration.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.05)

@@ -27,7 +27,9 @@ from carebook.tokens import new_token, token_digest
 from carebook.zones import valid_zone
 
 MANAGE_TOKEN_PREFIX = "cbm"  # noqa: S105 - a label, not a secret
-_BOOK_HOLD = "SELECT * FROM {schema}.book_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+_BOOK_HOLD = (
+    "SELECT * FROM {schema}.book_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+)
 
 
 def manage_url(tenant: Tenant, appointment_id: UUID, token: str) -> str:
@@ -35,11 +37,18 @@ def manage_url(tenant: Tenant, appointment_id: UUID, token: str) -> str:
     return f"{get_settings().base_url}/c/{tenant.slug}/manage/{appointment_id}?token={token}"
 
 
-async def book(tenant: Tenant, key: str, data: BookingIn) -> dict[str, Any]:
+async def book(
+    tenant: Tenant,
+    key: str,
+    data: BookingIn,
+    actor_kind: str = "patient",
+    actor_id: UUID | None = None,
+) -> dict[str, Any]:
     """Book the hold ``data.hold_id``; returns the JSON body of the 201 response.
 
     A retry with the same ``key`` and body returns the first response unchanged; the same
-    key with another body is a 422 ``idempotency_key_reused``.
+    key with another body is a 422 ``idempotency_key_reused``. ``actor_kind``/``actor_id``
+    say who booked (the patient, or a staff member for a caller) in the history.
     """
     zone = valid_zone(data.patient.timezone, "patient.timezone")
     digest = idempotency.request_hash(msgspec.to_builtins(data))
@@ -51,7 +60,7 @@ async def book(tenant: Tenant, key: str, data: BookingIn) -> dict[str, Any]:
             key, digest, data.hold_id, token_digest(data.token), p.email.strip(),
             p.name.strip(), p.phone, p.timezone, data.notes,
             None if data.answers is None else json.dumps(data.answers),
-            token_digest(token), idempotency.seal(key, digest, token),
+            token_digest(token), idempotency.seal(key, digest, token), actor_kind, actor_id,
         )  # fmt: skip
     except asyncpg.ExclusionViolationError:
         raise Conflict(

@@ -7,6 +7,7 @@ turns the code into its problem.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,23 @@ _OUTCOMES: dict[str, Callable[[], CarebookError]] = {
                                       code="hold_released"),
     "hold_already_booked": lambda: Conflict("This hold has already been booked.",
                                             code="hold_already_booked"),
+    # The lifecycle (docs/lifecycle.md).
+    "appointment_not_found": lambda: NotFound("There is no such appointment.",
+                                              code="appointment_not_found"),
+    "version_conflict": lambda: Conflict(
+        "The appointment changed since you loaded it; reload it and try again.",
+        code="version_conflict"),
+    "invalid_transition": lambda: Conflict(
+        "This action is not possible in the appointment's current state.",
+        code="invalid_transition"),
+    "not_your_appointment": lambda: Forbidden(
+        "Specialists act only on their own appointments.", code="not_your_appointment"),
+    "too_early": lambda: Conflict("It is too early for this action.", code="too_early"),
+    "cancellation_cutoff_passed": lambda: Conflict(
+        "It is too late to change this appointment online; please call the clinic.",
+        code="cancellation_cutoff_passed"),
+    "intake_forms_missing": lambda: Conflict(
+        "Required intake forms have not been submitted yet.", code="intake_forms_missing"),
 }  # fmt: skip
 
 
@@ -44,10 +62,32 @@ async def call(tenant: Tenant, query: str, *args: Any) -> asyncpg.Record:
     try:
         return (await call_in_schema(tenant, query, *args))[0]
     except asyncpg.RaiseError as exc:
-        make = _OUTCOMES.get(exc.message) if exc.detail == MARK else None
-        if make is None:
-            raise
-        raise make() from None
+        raise as_problem(exc) from None
+
+
+def as_problem(exc: asyncpg.RaiseError) -> Exception:
+    """The problem for an outcome a clinic-schema function raised (``exc`` itself otherwise);
+    a JSON object in the HINT becomes extra members of the problem (e.g. ``allowed``)."""
+    make = _OUTCOMES.get(exc.message) if exc.detail == MARK else None
+    if make is None:
+        original: Exception = exc
+        return original
+    problem_: CarebookError = make()
+    if exc.hint:
+        extra = json.loads(exc.hint)
+        if extra:
+            problem_.extra.update(extra)
+            if "allowed" in extra:
+                allowed = ", ".join(extra["allowed"]) or "none"
+                problem_.detail = (
+                    f"'{extra.get('action')}' is not possible while the "
+                    f"appointment is {extra.get('status')}; allowed: {allowed}."
+                )
+            elif "missing" in extra:
+                problem_.detail = (
+                    "Required intake forms are missing: " + ", ".join(extra["missing"]) + "."
+                )
+    return problem_
 
 
 def problem(code: str) -> CarebookError:

@@ -10,9 +10,10 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from bookings import holds, idempotency, listing
+from bookings import holds, idempotency, listing, staff_booking
 from bookings.booking import book
-from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut
+from bookings.lifecycle_routes import route_handlers as lifecycle_route_handlers
+from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut, StaffBookingIn
 from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
@@ -158,5 +159,34 @@ class StaffAppointmentsController(Controller):
     ) -> DayOut:
         return await listing.day_appointments(staff_tenant, staff, date, specialist_id, status, tz)
 
+    @post(
+        "/",
+        status_code=201,
+        summary="Book for a caller (a receptionist taking a phone call)",
+        description="Holds and books the slot with the same rules and guarantees as the public "
+        "path; the history records the staff member. Specialists book only themselves. An "
+        "optional `Idempotency-Key` makes a retry safe (409 `already_booked`).",
+        responses=problems(
+            s400=MALFORMED,
+            s401="unauthorized, invalid_token",
+            s403="not_your_appointment, csrf_failed",
+            s404="calendar_not_found, specialist_not_found",
+            s409="slot_unavailable, already_booked",
+            s422=f"invalid_slot, invalid_timezone, {INVALID}",
+        ),
+    )
+    async def book_for_caller(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        data: JSONBody[StaffBookingIn],
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name=idempotency.HEADER, required=False)
+        ] = None,
+    ) -> Response[BookingOut]:
+        body = await staff_booking.book_for_caller(staff_tenant, staff, data, idempotency_key)
+        return Response(body, status_code=201)  # type: ignore[arg-type]
 
-route_handlers: list[Any] = [PublicHoldsController, StaffAppointmentsController]
+
+route_handlers: list[Any] = [PublicHoldsController, StaffAppointmentsController,
+                             *lifecycle_route_handlers]  # fmt: skip

@@ -99,3 +99,77 @@ class DayOut(msgspec.Struct):
     date: str
     timezone: str
     appointments: list[AppointmentOut]
+
+
+# ---- The lifecycle (docs/lifecycle.md) ------------------------------------------------------
+
+Reason = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class TransitionIn(msgspec.Struct, forbid_unknown_fields=True):
+    action: Annotated[str, msgspec.Meta(examples=["confirm"])]
+    """confirm, start, complete, cancel (needs a reason) or no_show."""
+    version: int
+    """The appointment's version as last read: a stale one is a 409 version_conflict."""
+    reason: Reason | None = None
+
+
+class RescheduleIn(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+    start: Instant
+    specialist_id: UUID | None = None
+    reason: Reason | None = None
+
+
+class PatientCancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+    reason: Reason
+
+
+class PatientRescheduleIn(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+    start: Instant
+    specialist_id: UUID | None = None
+
+
+class StaffBookingIn(msgspec.Struct, forbid_unknown_fields=True):
+    calendar_id: UUID
+    start: Instant
+    patient: PatientIn
+    specialist_id: UUID | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+
+
+class PatientDetail(msgspec.Struct):
+    id: UUID
+    name: str
+    email: str
+    phone: str | None
+    timezone: str
+
+
+class HistoryEntry(msgspec.Struct):
+    event: str
+    from_status: str
+    to_status: str
+    actor_kind: str
+    actor_id: UUID | None
+    reason: str | None
+    details: dict[str, Any]
+    at: datetime
+
+
+class AppointmentDetail(msgspec.Struct):
+    id: UUID
+    status: str
+    version: int
+    start: datetime
+    end: datetime
+    specialist: Ref
+    calendar: CalendarRef
+    patient: PatientDetail | None
+    price: Price | None
+    notes: str | None
+    answers: dict[str, Any] | None
+    allowed_actions: list[str]
+    history: list[HistoryEntry]

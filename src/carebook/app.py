@@ -24,6 +24,8 @@ from litestar.types import Receive, Scope, Send
 from bookings.sweeper import start_sweeper, stop_sweeper
 from carebook.errors import exception_handlers
 from carebook.events.hub import start_hub, stop_hub
+from carebook.jobs.relay import start_relay, stop_relay
+from carebook.jobs.scheduler import start_scheduler, stop_scheduler
 from carebook.redis import close_redis
 from carebook.settings import get_settings
 
@@ -50,10 +52,11 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
         from piccolo.apps.user.tables import BaseUser
         from piccolo_admin.endpoints import create_admin
 
+        from carebook.jobs.tables import DeadLetter
         from tenants.tables import PlatformApiToken, Tenant
 
         _admin_app = create_admin(
-            tables=[Tenant, PlatformApiToken, BaseUser],
+            tables=[Tenant, PlatformApiToken, BaseUser, DeadLetter],
             site_name="Carebook platform",
             production=get_settings().base_url.startswith("https"),
             allowed_hosts=[h for h in os.environ.get("CAREBOOK_ALLOWED_HOSTS", "").split(",") if h],
@@ -116,11 +119,13 @@ def route_handlers() -> list[Any]:
     from bookings.routes import route_handlers as booking_routes
     from calendars.routes import route_handlers as calendar_routes
     from carebook.events.routes import route_handlers as event_routes
+    from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
     from web.routes import route_handlers as web_routes
 
-    handlers: list[Any] = [health, admin, *tenant_routes, *calendar_routes,
-                           *booking_routes, *event_routes, *web_routes]  # fmt: skip
+    handlers: list[Any] = [health, admin, *tenant_routes, *platform_job_routes,
+                           *calendar_routes, *booking_routes, *event_routes,
+                           *web_routes]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 
@@ -145,8 +150,15 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=route_handlers(),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        on_startup=[start_pool, start_hub, start_sweeper, freeze_startup_objects],
-        on_shutdown=[stop_sweeper, stop_hub, stop_pool, close_redis],
+        on_startup=[
+            start_pool,
+            start_hub,
+            start_sweeper,
+            start_relay,
+            start_scheduler,
+            freeze_startup_objects,
+        ],
+        on_shutdown=[stop_scheduler, stop_relay, stop_sweeper, stop_hub, stop_pool, close_redis],
         openapi_config=OpenAPIConfig(
             title="Carebook API",
             version="1.0.0",

@@ -102,6 +102,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_worker:
         from carebook.worker import start_embedded_worker
 
+        # The embedded default runs the worker and the scheduler in this process too (the
+        # relay runs in every app process); production runs them apart: `carebook worker`,
+        # `carebook scheduler`.
+        os.environ["CAREBOOK_SCHEDULER"] = "1"
         start_embedded_worker()
     uvicorn.run(
         "carebook.app:create_app",
@@ -132,6 +136,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    _services()
+    from carebook.jobs.scheduler import run_scheduler_process
+
+    asyncio.run(run_scheduler_process(os.environ["DATABASE_URL"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carebook", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=4)
     worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser(
+        "scheduler", help="run the timed-job scheduler (leader-elected) and a job relay"
+    ).set_defaults(func=cmd_scheduler)
 
     sub.add_parser("migrate", help="migrate public, then every clinic schema").set_defaults(
         func=cmd_migrate

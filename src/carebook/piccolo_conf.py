@@ -22,5 +22,6 @@ APP_REGISTRY = AppRegistry(
         "bookings.piccolo_app",
         "video.piccolo_app",
         "reviews.piccolo_app",
+        "carebook.piccolo_app",
     ]
 )

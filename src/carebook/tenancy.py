@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,6 +55,10 @@ class ClinicSettings:
     recording_allowed: bool = False
     video_provider: str = "builtin"
     reminder_lead_hours: int = 24
+    # Lifecycle (docs/lifecycle.md): patients cancel or reschedule online until this many hours
+    # before the start; no-show may be recorded this many minutes after it.
+    cancellation_cutoff_hours: int = 24
+    no_show_grace_minutes: int = 10
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ClinicSettings:
@@ -76,6 +81,33 @@ class Tenant:
         return self.status == "active"
 
 
+TENANT_COLUMNS = "id, slug, name, schema_name, timezone, status, settings, created_at"
+
+
+def tenant_from_row(row: asyncpg.Record) -> Tenant:
+    """A Tenant from a ``public.tenants`` row (``TENANT_COLUMNS``)."""
+    settings = row["settings"]
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    return Tenant(
+        id=row["id"],
+        slug=row["slug"],
+        name=row["name"],
+        schema=row["schema_name"],
+        timezone=row["timezone"],
+        status=row["status"],
+        settings=ClinicSettings.from_json(settings),
+    )
+
+
+async def tenant_by_schema(schema: str) -> Tenant | None:
+    """The clinic whose schema is ``schema`` (jobs carry the schema, not the slug)."""
+    row = await platform_fetchrow(
+        f"SELECT {TENANT_COLUMNS} FROM public.tenants WHERE schema_name = $1", schema
+    )
+    return tenant_from_row(row) if row is not None else None
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -86,16 +118,38 @@ def _engine() -> Any:
     return DB
 
 
+# Pools of event loops other than the app's (Dramatiq's AsyncIO middleware runs actors on a
+# loop of its own thread; an asyncpg pool serves one loop only).
+_loop_pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
+
+
+def register_loop_pool(pool: asyncpg.Pool) -> None:
+    """Serve this event loop's tenant transactions from ``pool``."""
+    _loop_pools[asyncio.get_running_loop()] = pool
+
+
+def forget_loop_pool() -> asyncpg.Pool | None:
+    return _loop_pools.pop(asyncio.get_running_loop(), None)
+
+
+def _pool() -> asyncpg.Pool | None:
+    loop = asyncio.get_running_loop()
+    pool = _engine().pool
+    if pool is not None and getattr(pool, "_loop", loop) is loop:
+        return pool
+    return _loop_pools.get(loop)
+
+
 @asynccontextmanager
 async def _connection() -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection (a new one when no pool runs, e.g. in the CLI), given back however
-    the block ends; asyncpg rolls back whatever is left open."""
-    engine = _engine()
-    if engine.pool is not None:
-        async with engine.pool.acquire() as conn:
+    """A pooled connection of this event loop (a new one when none runs, e.g. in the CLI),
+    given back however the block ends; asyncpg rolls back whatever is left open."""
+    pool = _pool()
+    if pool is not None:
+        async with pool.acquire() as conn:
             yield conn
         return
-    conn = await engine.get_new_connection()
+    conn = await _engine().get_new_connection()
     try:
         yield conn
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
@@ -13,33 +12,19 @@ import asyncpg
 from carebook.errors import ClinicSuspended, Conflict, TenantNotFound
 from carebook.migrations import MIGRATE_LOCK_KEY, apply_tenant_migrations
 from carebook.tenancy import (
-    ClinicSettings,
+    TENANT_COLUMNS,
     Tenant,
     platform_fetchrow,
     platform_tx,
     quote_ident,
     schema_for_slug,
+    tenant_from_row,
     tenant_tx,
 )
 from carebook.zones import valid_zone
 from tenants import staff
 
-_TENANT_COLUMNS = "id, slug, name, schema_name, timezone, status, settings, created_at"
-
-
-def tenant_from_row(row: asyncpg.Record) -> Tenant:
-    settings = row["settings"]
-    if isinstance(settings, str):
-        settings = json.loads(settings)
-    return Tenant(
-        id=row["id"],
-        slug=row["slug"],
-        name=row["name"],
-        schema=row["schema_name"],
-        timezone=row["timezone"],
-        status=row["status"],
-        settings=ClinicSettings.from_json(settings),
-    )
+_TENANT_COLUMNS = TENANT_COLUMNS
 
 
 def clinic_json(row: asyncpg.Record) -> dict[str, Any]:

@@ -28,6 +28,10 @@ SLOT_BOOKED = "slot.booked"
 SLOT_RELEASED = "slot.released"
 AVAILABILITY_CHANGED = "availability.changed"
 EVENT_TYPES = frozenset({SLOT_HELD, SLOT_BOOKED, SLOT_RELEASED, AVAILABILITY_CHANGED})
+# Staff-only events (published in SQL by the lifecycle; never sent on public streams):
+# {appointment_id, status, version, calendar_id, specialist_id, start, end}, no patient data.
+APPOINTMENT_CHANGED = "appointment.changed"
+STAFF_EVENT_TYPES = frozenset({APPOINTMENT_CHANGED})
 
 # The only keys an event's ``data`` may carry. Everything in ``data`` is sent to anonymous
 # browsers, so the list is closed: a new key is a deliberate, reviewed change.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from carebook.events.outbox import AVAILABILITY_CHANGED, PUBLIC_DATA_KEYS
+from carebook.events.outbox import AVAILABILITY_CHANGED, EVENT_TYPES, PUBLIC_DATA_KEYS
 
 RESYNC = "resync"
 RETRY_MS = 2000
@@ -93,7 +93,12 @@ class Subscriber:
         self.queue = asyncio.Queue(self.queue_size)
 
     def wants(self, event: Event) -> bool:
-        """Whether this calendar's page cares about ``event`` (scheduling spec §7)."""
+        """Whether this calendar's page cares about ``event`` (scheduling spec §7).
+
+        Public pages get the public event types only: staff-only events (e.g. the lifecycle's
+        ``appointment.changed``) share the outbox but never reach a public stream."""
+        if event.type not in EVENT_TYPES:
+            return False
         if event.type == AVAILABILITY_CHANGED and event.calendar_id is not None:
             return event.calendar_id == self.calendar_id
         if event.specialist_id is None:

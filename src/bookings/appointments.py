@@ -1,0 +1,93 @@
+"""One appointment as staff see it: details, patient, history and the actions open to them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from bookings.lifecycle import Actor
+from bookings.schemas import (
+    AppointmentDetail,
+    CalendarRef,
+    HistoryEntry,
+    PatientDetail,
+    Price,
+    Ref,
+)
+from carebook.errors import Forbidden, NotFound
+from carebook.sqlfiles import sql
+from carebook.tenancy import Tenant, tenant_tx
+from carebook.zones import valid_zone
+from tenants.staff import StaffPrincipal
+
+_HISTORY = """SELECT event, from_status, to_status, actor_kind, actor_id, reason, details, at
+              FROM appointment_history WHERE appointment_id = $1 ORDER BY id"""
+
+
+async def appointment_detail(
+    tenant: Tenant, staff: StaffPrincipal, appointment_id: UUID, tz: str | None = None
+) -> AppointmentDetail:
+    """The appointment with its history; a specialist sees only their own (403 otherwise)."""
+    zone = valid_zone(tz or tenant.timezone, "tz")
+    actor = Actor.for_staff(staff)
+    async with tenant_tx(tenant) as conn:
+        row = await conn.fetchrow(sql("bookings", "appointment_detail.sql"), appointment_id,
+                                  actor.kind)  # fmt: skip
+        if row is None:
+            raise NotFound("There is no such appointment.", code="appointment_not_found")
+        if actor.kind == "specialist" and row["specialist_user"] != staff.id:
+            raise Forbidden("Specialists see only their own appointments.",
+                            code="not_your_appointment")  # fmt: skip
+        history = await conn.fetch(_HISTORY, appointment_id)
+    return _detail(row, history, zone)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _detail(
+    row: asyncpg.Record, history: list[asyncpg.Record], zone: ZoneInfo
+) -> AppointmentDetail:
+    patient = None
+    if row["patient_id"] is not None:
+        patient = PatientDetail(row["patient_id"], row["patient_name"], row["patient_email"],
+                                row["patient_phone"], row["patient_timezone"])  # fmt: skip
+    price = None
+    if row["price_minor"] is not None:
+        price = Price(row["price_minor"], row["currency"].strip())
+    return AppointmentDetail(
+        id=row["id"],
+        status=row["status"],
+        version=row["version"],
+        start=row["starts_at"].astimezone(zone),
+        end=row["ends_at"].astimezone(zone),
+        specialist=Ref(row["specialist_id"], row["specialist_name"]),
+        calendar=CalendarRef(row["calendar_id"], row["calendar_name"], row["calendar_slug"]),
+        patient=patient,
+        price=price,
+        notes=row["notes"],
+        answers=_json(row["answers"]),
+        allowed_actions=[*row["allowed_actions"], *_reschedulable(row["status"])],
+        history=[
+            HistoryEntry(
+                h["event"],
+                h["from_status"],
+                h["to_status"],
+                h["actor_kind"],
+                h["actor_id"],
+                h["reason"],
+                _json(h["details"]) or {},
+                h["at"].astimezone(zone),
+            )
+            for h in history
+        ],
+    )
+
+
+def _reschedulable(status: str) -> list[str]:
+    return ["reschedule"] if status in ("booked", "upcoming", "confirmed") else []

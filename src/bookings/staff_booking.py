@@ -1,0 +1,55 @@
+"""Booking on a patient's behalf (a receptionist taking a phone call).
+
+The same two steps as the public page — ``hold_slot()`` then ``book_hold()`` — so every rule
+and guarantee of holds and bookings holds here too; the history records the staff member.
+A specialist may book only with themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from bookings import holds, idempotency
+from bookings.booking import book
+from bookings.lifecycle import Actor
+from bookings.schemas import BookingIn, StaffBookingIn
+from carebook.errors import Conflict, Forbidden
+from carebook.tenancy import Tenant, tenant_tx
+from tenants.staff import StaffPrincipal
+
+
+async def book_for_caller(
+    tenant: Tenant, staff: StaffPrincipal, data: StaffBookingIn, key: str | None
+) -> dict[str, Any]:
+    """Hold and book ``data.start`` for the caller; the 201 body of a booking."""
+    actor = Actor.for_staff(staff)
+    specialist_id = data.specialist_id
+    if actor.kind == "specialist":
+        async with tenant_tx(tenant) as conn:
+            own = await conn.fetchval("SELECT id FROM specialists WHERE staff_user = $1", staff.id)
+        if own is None or (specialist_id is not None and specialist_id != own):
+            raise Forbidden("Specialists book only their own appointments.",
+                            code="not_your_appointment")  # fmt: skip
+        specialist_id = own
+    if key is None:
+        key = str(uuid.uuid4())
+    else:
+        key = idempotency.valid_key(key)
+        async with tenant_tx(tenant) as conn:
+            done = await conn.fetchval(
+                "SELECT appointment_id FROM idempotency_keys WHERE key = $1", key
+            )
+        if done is not None:  # a retry of a booking that went through: never a second one
+            raise Conflict("This Idempotency-Key has booked an appointment already.",
+                           code="already_booked", extra={"appointment_id": str(done)})  # fmt: skip
+    held = await holds.hold_slot(tenant, data.calendar_id, data.start, specialist_id)
+    try:
+        return await book(
+            tenant, key,
+            BookingIn(hold_id=held.id, token=held.token, patient=data.patient, notes=data.notes),
+            actor.kind, actor.id,
+        )  # fmt: skip
+    except BaseException:
+        await holds.release_hold(tenant, held.id, held.token)
+        raise

@@ -1,0 +1,160 @@
+"""The relay: hands committed jobs from ``public.job_outbox`` to Dramatiq (issue 11).
+
+One asyncio task per process that runs it (every app process, and ``carebook scheduler``).
+It keeps one dedicated connection that LISTENs on ``carebook_jobs`` (the outbox's insert
+trigger NOTIFYs at commit) and polls every ``POLL_SECONDS`` besides, in case a wake-up was
+missed. Each round claims a batch ``FOR UPDATE SKIP LOCKED`` (several relays never claim the
+same row), enqueues every job to Redis with ``message_id = job_id``, and deletes the batch in
+the same transaction. A crash before that commit leaves the rows to be sent again, so a
+message may be delivered twice but never lost; actors are idempotent (``run_once``).
+Its cost does not depend on the number of clinics: it reads one platform table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import asyncpg
+import dramatiq
+from dramatiq.errors import ActorNotFound
+
+from carebook.jobs import deadletters
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "carebook_jobs"
+BATCH = 200
+POLL_SECONDS = 1.0
+BACKOFF_FIRST, BACKOFF_CAP = 0.1, 5.0
+
+_CLAIM = """
+DELETE FROM public.job_outbox
+WHERE id IN (SELECT id FROM public.job_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, job_id, schema_name, actor, args, created_at
+"""
+
+
+def _message(broker: dramatiq.Broker, row: Any) -> dramatiq.Message[Any]:
+    actor = broker.get_actor(row["actor"])
+    args = row["args"]
+    return dramatiq.Message(
+        queue_name=actor.queue_name,
+        actor_name=actor.actor_name,
+        args=(),
+        kwargs={"schema": row["schema_name"], "job_id": str(row["job_id"]),
+                "args": args if isinstance(args, dict) else json.loads(args)},
+        options={"committed_at": row["created_at"].timestamp()},
+        message_id=str(row["job_id"]),
+        message_timestamp=int(time.time() * 1000),
+    )  # fmt: skip
+
+
+def _send(broker: dramatiq.Broker, messages: list[dramatiq.Message[Any]]) -> None:
+    for message in messages:
+        broker.enqueue(message)
+
+
+class Relay:
+    """Moves committed jobs to Dramatiq; ``start()``/``stop()`` from the owning event loop."""
+
+    def __init__(self, database_url: str, *, batch: int = BATCH) -> None:
+        self.database_url = database_url
+        self.batch = batch
+        self.sent = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._crash_after_send = os.environ.get("CAREBOOK_RELAY_CRASH_AFTER_SEND") == "1"
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run_forever(), name="carebook-job-relay")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def relay_once(self, conn: asyncpg.Connection) -> int:
+        """Claim, send and delete one batch; returns how many jobs went to Dramatiq."""
+        from carebook.broker import broker
+
+        async with conn.transaction():
+            rows = await conn.fetch(_CLAIM, self.batch)
+            if not rows:
+                return 0
+            messages = []
+            for row in rows:
+                try:
+                    messages.append(_message(broker, row))
+                except ActorNotFound:
+                    await deadletters.record(
+                        row["job_id"], row["schema_name"], row["actor"], {},
+                        f"no actor named {row['actor']!r} in this deployment", 0, conn=conn,
+                    )  # fmt: skip
+            # Redis calls are blocking: keep them off the event loop (an app's requests).
+            await asyncio.to_thread(_send, broker, messages)
+            if self._crash_after_send:  # fault injection for tests: die before the commit
+                os._exit(17)
+        self.sent += len(messages)
+        return len(rows)
+
+    async def _run_forever(self) -> None:
+        delay = BACKOFF_FIRST
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.database_url)
+                await conn.add_listener(CHANNEL, self._on_notify)
+                delay = BACKOFF_FIRST
+                while True:
+                    while await self.relay_once(conn) == self.batch:
+                        pass
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    self._wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Redis or PostgreSQL away: the claimed rows rolled back; try again later.
+                log.warning("job relay: %s: %s; retrying in %.1f s", type(exc).__name__, exc,
+                            delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=2))
+
+    def _on_notify(self, *_args: Any) -> None:
+        self._wake.set()
+
+
+_relay: Relay | None = None
+
+
+async def start_relay() -> None:
+    """Start this process's relay (app startup hook)."""
+    global _relay
+    if os.environ.get("CAREBOOK_RELAY", "1") == "0":
+        return
+    import carebook.actors  # noqa: F401 - the relay looks actors up by name
+    from carebook.settings import get_settings
+
+    url = get_settings().database_url or os.environ["DATABASE_URL"]
+    _relay = Relay(url)
+    await _relay.start()
+
+
+async def stop_relay() -> None:
+    global _relay
+    relay, _relay = _relay, None
+    if relay is not None:
+        await relay.stop()

@@ -1,0 +1,1 @@
+"""Forms: intake and post-appointment form templates and instances (issue 13)."""

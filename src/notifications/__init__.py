@@ -1,0 +1,1 @@
+"""Notifications: e-mail, SMS, local outbox, reminders (issue 12)."""
