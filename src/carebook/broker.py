@@ -25,9 +25,10 @@ broker = RedisBroker(  # type: ignore[no-untyped-call]
     # that kill workers shorten it; maintenance runs on a share of commands).
     heartbeat_timeout=int(os.environ.get("CAREBOOK_WORKER_HEARTBEAT_MS", "60000")),
     maintenance_chance=int(os.environ.get("CAREBOOK_QUEUE_MAINTENANCE_CHANCE", "1000")),
-    # AsyncIO runs coroutine actors on a loop of its own; DeadLetters must follow Retries.
+    # AsyncIO runs coroutine actors on a loop of its own. "after" hooks run in reverse list
+    # order: DeadLetters, listed before Retries, sees a message once Retries has failed it.
     middleware=[AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
-                Retries(min_backoff=1000, max_backoff=300_000, max_retries=10), DeadLetters(),
+                DeadLetters(), Retries(min_backoff=1000, max_backoff=300_000, max_retries=10),
                 AsyncIO()],
 )  # fmt: skip
 dramatiq.set_broker(broker)
