@@ -29,11 +29,14 @@ async def create_probe_tables(tenant: Tenant) -> None:
 @job_actor(PROBE, queue="tests", max_retries=1, min_backoff=20, max_backoff=50)
 async def probe(job: Job) -> None:
     """Records the delivery (committed at once), then fails while its label is listed in
-    probe_failing, else records its effect once (after ``sleep`` seconds inside the effect's
-    transaction, for tests that kill the worker there)."""
+    probe_failing, else records its effect once (on its first delivery after ``sleep``
+    seconds inside the effect's transaction, for tests that kill the worker there)."""
     label = str(job.args.get("label", ""))
     async with tenant_tx(job.tenant) as conn:
         await conn.execute("INSERT INTO probe_deliveries (job_id) VALUES ($1)", job.id)
+        first = await conn.fetchval(
+            "SELECT count(*) = 1 FROM probe_deliveries WHERE job_id = $1", job.id
+        )
         failing = await conn.fetchval("SELECT 1 FROM probe_failing WHERE label = $1", label)
     if failing:
         raise RuntimeError(f"probe {label} told to fail")
@@ -42,7 +45,8 @@ async def probe(job: Job) -> None:
         await conn.execute(
             "INSERT INTO probe_effects (job_id, label) VALUES ($1, $2)", job.id, label
         )
-        await asyncio.sleep(float(job.args.get("sleep", 0)))
+        if first:  # only the first delivery dawdles (a redelivery finishes at once)
+            await asyncio.sleep(float(job.args.get("sleep", 0)))
 
     await run_once(job, work)
 

@@ -137,6 +137,17 @@ class Relay:
         self._wake.set()
 
 
+def import_actor_modules() -> None:
+    """Declare every actor in this process, so the relay can look them up by name: the
+    project's (``carebook.actors``) and any listed in ``CAREBOOK_ACTOR_MODULES`` (tests)."""
+    import importlib
+
+    import carebook.actors  # noqa: F401
+
+    for name in filter(None, os.environ.get("CAREBOOK_ACTOR_MODULES", "").split(",")):
+        importlib.import_module(name.strip())
+
+
 _relay: Relay | None = None
 
 
@@ -145,9 +156,9 @@ async def start_relay() -> None:
     global _relay
     if os.environ.get("CAREBOOK_RELAY", "1") == "0":
         return
-    import carebook.actors  # noqa: F401 - the relay looks actors up by name
     from carebook.settings import get_settings
 
+    import_actor_modules()
     url = get_settings().database_url or os.environ["DATABASE_URL"]
     _relay = Relay(url)
     await _relay.start()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 
 import asyncpg
 
@@ -116,16 +117,14 @@ async def stop_scheduler() -> None:
 
 async def run_scheduler_process(database_url: str) -> None:
     """``carebook scheduler``: the scheduler and a relay, until cancelled (SIGTERM/SIGINT)."""
-    import carebook.actors  # noqa: F401
-    from carebook.jobs.relay import Relay
+    from carebook.jobs.relay import Relay, import_actor_modules
 
+    import_actor_modules()
     scheduler, relay = Scheduler(database_url), Relay(database_url)
     await scheduler.start()
     await relay.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    import signal
-
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
