@@ -25,6 +25,7 @@ from bookings.sweeper import start_sweeper, stop_sweeper
 from carebook.errors import exception_handlers
 from carebook.events.hub import start_hub, stop_hub
 from carebook.redis import close_redis
+from carebook.requests import CarebookRequest
 from carebook.settings import get_settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -144,6 +145,7 @@ def create_app() -> Litestar:
     settings = get_settings()
     return Litestar(
         route_handlers=route_handlers(),
+        request_class=CarebookRequest,
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         on_startup=[start_pool, start_hub, start_sweeper, freeze_startup_objects],
         on_shutdown=[stop_sweeper, stop_hub, stop_pool, close_redis],
