@@ -15,6 +15,18 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+ECHO_LIMIT = 64
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``value`` quoted for an error message, cut to ``limit`` characters: a problem names
+    what was wrong without mirroring a 20 KB input back (twice: detail and errors)."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text)} characters)"
+    return f"'{text}'"
+
+
 class CarebookError(Exception):
     """Base of every error we raise on purpose; ``code`` is stable and documented."""
 
