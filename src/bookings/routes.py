@@ -16,6 +16,7 @@ from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut
 from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
+from carebook.urls import public_base_url
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 HOLD_TOKEN_HEADER = "X-Hold-Token"  # noqa: S105 - a header name
@@ -127,7 +128,7 @@ class PublicHoldsController(Controller):
     ) -> Response[BookingOut]:
         await limit(request, tenant.slug, "booking")
         key = idempotency.valid_key(idempotency_key)
-        body = await book(tenant, key, data)
+        body = await book(tenant, key, data, public_base_url(request))
         return Response(body, status_code=201)  # type: ignore[arg-type]
 
 
@@ -144,7 +145,8 @@ class StaffAppointmentsController(Controller):
         responses=problems(
             s401="unauthorized, invalid_token",
             s403="not_a_specialist, not_your_appointments",
-            s422=f"invalid_date, invalid_status, invalid_timezone, {INVALID}",
+            s404="specialist_not_found",
+            s422=f"invalid_date, date_out_of_range, invalid_status, invalid_timezone, {INVALID}",
         ),
     )
     async def day(

@@ -19,6 +19,37 @@ def _services() -> None:
     logging.getLogger("carebook").info("database %s, redis %s", db_url, redis_url)
 
 
+NOT_MIGRATED = "error: this database has no Carebook tables yet; run `carebook migrate` first."
+
+
+def _migrated() -> bool:
+    """Has ``carebook migrate`` created the platform tables in DATABASE_URL's database?"""
+    import asyncpg
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+        try:
+            return bool(
+                await conn.fetchval(
+                    "SELECT to_regclass('public.tenants') IS NOT NULL "
+                    "AND to_regclass('public.tenant_schema_migrations') IS NOT NULL"
+                )
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(check())
+
+
+def _services_migrated() -> bool:
+    """Services up and the database migrated; else say what to do (the caller exits 2)."""
+    _services()
+    if _migrated():
+        return True
+    print(NOT_MIGRATED, file=sys.stderr)
+    return False
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     _services()
     from carebook.migrations import migrate_all
@@ -32,7 +63,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_create(args: argparse.Namespace) -> int:
-    _services()
+    if not _services_migrated():
+        return 2
     from carebook.errors import CarebookError
     from tenants.service import onboard_clinic
 
@@ -53,7 +85,8 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_list(args: argparse.Namespace) -> int:
-    _services()
+    if not _services_migrated():
+        return 2
     from tenants.service import list_clinics
 
     for row in asyncio.run(list_clinics()):
@@ -62,7 +95,8 @@ def cmd_tenants_list(args: argparse.Namespace) -> int:
 
 
 def cmd_create_platform_admin(args: argparse.Namespace) -> int:
-    _services()
+    if not _services_migrated():
+        return 2
     from carebook.platform_users import create_platform_admin
 
     password = args.password or os.environ.get("CAREBOOK_ADMIN_PASSWORD")
@@ -94,9 +128,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from carebook.migrations import migrate_all
 
     asyncio.run(migrate_all(os.environ["DATABASE_URL"]))
-    base_url = f"http://{args.host}:{args.port}"
-    os.environ.setdefault("CAREBOOK_BASE_URL", base_url)
-    get_settings.cache_clear()
+    # Not exported as CAREBOOK_BASE_URL: links then follow the address a request came by,
+    # the same whichever process served it (carebook.urls).
+    base_url = os.environ.get("CAREBOOK_BASE_URL") or f"http://{args.host}:{args.port}"
     if not args.no_demo:
         print_banner(asyncio.run(ensure_demo()), base_url)
     if not args.no_worker:

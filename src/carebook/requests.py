@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import SerializationException
 
-from carebook.errors import BadRequest
+from carebook.errors import EMPTY_BODY, BadRequest
 
 MAX_JSON_DEPTH = 32
 """Deeper than any body of the API (the deepest, a booking's ``answers``, needs a few)."""
@@ -42,9 +42,6 @@ def json_depth(body: bytes) -> int:
 
 def malformed(detail: str) -> BadRequest:
     return BadRequest(detail, code="malformed_request", title="Malformed request")
-
-
-EMPTY_BODY = "The request body is empty; send a JSON object with Content-Type: application/json."
 
 
 class CarebookRequest(Request[Any, Any, Any]):
