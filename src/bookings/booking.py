@@ -21,7 +21,6 @@ import msgspec
 from bookings import idempotency, outcomes
 from bookings.schemas import BookingIn, BookingOut, CalendarRef, Price, Ref
 from carebook.errors import Conflict
-from carebook.settings import get_settings
 from carebook.tenancy import Tenant
 from carebook.tokens import new_token, token_digest
 from carebook.zones import valid_zone
@@ -32,23 +31,25 @@ _BOOK_HOLD = (
 )
 
 
-def manage_url(tenant: Tenant, appointment_id: UUID, token: str) -> str:
+def manage_url(base_url: str, tenant: Tenant, appointment_id: UUID, token: str) -> str:
     """The patient's link to view, cancel or reschedule the appointment."""
-    return f"{get_settings().base_url}/c/{tenant.slug}/manage/{appointment_id}?token={token}"
+    return f"{base_url}/c/{tenant.slug}/manage/{appointment_id}?token={token}"
 
 
 async def book(
     tenant: Tenant,
     key: str,
     data: BookingIn,
+    base_url: str,
     actor_kind: str = "patient",
     actor_id: UUID | None = None,
 ) -> dict[str, Any]:
     """Book the hold ``data.hold_id``; returns the JSON body of the 201 response.
 
     A retry with the same ``key`` and body returns the first response unchanged; the same
-    key with another body is a 422 ``idempotency_key_reused``. ``actor_kind``/``actor_id``
-    say who booked (the patient, or a staff member for a caller) in the history.
+    key with another body is a 422 ``idempotency_key_reused``. ``base_url`` prefixes the
+    manage link (``carebook.urls.public_base_url``); ``actor_kind``/``actor_id`` say who
+    booked (the patient, or a staff member for a caller) in the history.
     """
     zone = valid_zone(data.patient.timezone, "patient.timezone")
     digest = idempotency.request_hash(msgspec.to_builtins(data))
@@ -69,10 +70,12 @@ async def book(
         ) from None
     if row["replayed"]:
         token = idempotency.replayed_token(key, digest, row["request_hash"], row["sealed_secret"])
-    return _render(tenant, json.loads(row["snapshot"]), zone, token)
+    return _render(tenant, json.loads(row["snapshot"]), zone, token, base_url)
 
 
-def _render(tenant: Tenant, snap: dict[str, Any], zone: ZoneInfo, token: str) -> dict[str, Any]:
+def _render(
+    tenant: Tenant, snap: dict[str, Any], zone: ZoneInfo, token: str, base_url: str
+) -> dict[str, Any]:
     """The 201 body from ``book_hold()``'s snapshot, instants in the patient's zone."""
     appointment_id = UUID(snap["appointment_id"])
     cal = snap["calendar"]
@@ -84,7 +87,7 @@ def _render(tenant: Tenant, snap: dict[str, Any], zone: ZoneInfo, token: str) ->
         specialist=Ref(UUID(snap["specialist"]["id"]), snap["specialist"]["name"]),
         calendar=CalendarRef(UUID(cal["id"]), cal["name"], cal["slug"]),
         price=Price(snap["price"]["amount_minor"], snap["price"]["currency"]),
-        manage_url=manage_url(tenant, appointment_id, token),
+        manage_url=manage_url(base_url, tenant, appointment_id, token),
     )
     body: dict[str, Any] = msgspec.to_builtins(out)
     return body

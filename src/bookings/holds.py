@@ -19,6 +19,7 @@ from bookings import events, outcomes
 from carebook.errors import Conflict, Unauthorized
 from carebook.tenancy import Tenant, run_in_tenant_tx
 from carebook.tokens import digests_match, new_token, token_digest
+from carebook.zones import instant_in_range
 
 HOLD_TOKEN_PREFIX = "cbh"  # noqa: S105 - a label, not a secret
 _SESSION_RETRIES = 3
@@ -53,6 +54,7 @@ async def hold_slot(
     Raises NotFound (calendar/specialist), ValidationFailed ``invalid_slot`` when ``start`` is
     no slot of the calendar, Conflict ``slot_unavailable`` when it is held or booked.
     """
+    instant_in_range(start, "start")
     token = new_token(HOLD_TOKEN_PREFIX)
     args = (calendar_id, start, specialist_id, session_key, token_digest(token),
             tenant.settings.hold_minutes, tenant.timezone)  # fmt: skip

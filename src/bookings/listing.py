@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from bookings.schemas import AppointmentOut, CalendarRef, DayOut, PatientOut, Price, Ref
-from carebook.errors import Forbidden, ValidationFailed
+from carebook.errors import Forbidden, NotFound, ValidationFailed
 from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import first_instant, parse_local_date, valid_zone
@@ -72,6 +72,10 @@ async def _visible_specialist(
     conn: asyncpg.Connection, staff: StaffPrincipal, wanted: UUID | None
 ) -> UUID | None:
     if staff.is_admin:
+        if wanted is not None and not await conn.fetchval(
+            "SELECT 1 FROM specialists WHERE id = $1", wanted
+        ):
+            raise NotFound("There is no such specialist.", code="specialist_not_found")
         return wanted
     own: UUID | None = await conn.fetchval(
         "SELECT id FROM specialists WHERE staff_user = $1", staff.id

@@ -17,6 +17,7 @@ from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut, Sta
 from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
+from carebook.urls import public_base_url
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 HOLD_TOKEN_HEADER = "X-Hold-Token"  # noqa: S105 - a header name
@@ -128,7 +129,7 @@ class PublicHoldsController(Controller):
     ) -> Response[BookingOut]:
         await limit(request, tenant.slug, "booking")
         key = idempotency.valid_key(idempotency_key)
-        body = await book(tenant, key, data)
+        body = await book(tenant, key, data, public_base_url(request))
         return Response(body, status_code=201)  # type: ignore[arg-type]
 
 
@@ -145,7 +146,8 @@ class StaffAppointmentsController(Controller):
         responses=problems(
             s401="unauthorized, invalid_token",
             s403="not_a_specialist, not_your_appointments",
-            s422=f"invalid_date, invalid_status, invalid_timezone, {INVALID}",
+            s404="specialist_not_found",
+            s422=f"invalid_date, date_out_of_range, invalid_status, invalid_timezone, {INVALID}",
         ),
     )
     async def day(
@@ -177,6 +179,7 @@ class StaffAppointmentsController(Controller):
     )
     async def book_for_caller(
         self,
+        request: Request[Any, Any, Any],
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
         data: JSONBody[StaffBookingIn],
@@ -184,7 +187,9 @@ class StaffAppointmentsController(Controller):
             str | None, HeaderParameter(name=idempotency.HEADER, required=False)
         ] = None,
     ) -> Response[BookingOut]:
-        body = await staff_booking.book_for_caller(staff_tenant, staff, data, idempotency_key)
+        body = await staff_booking.book_for_caller(
+            staff_tenant, staff, data, idempotency_key, public_base_url(request)
+        )
         return Response(body, status_code=201)  # type: ignore[arg-type]
 
 

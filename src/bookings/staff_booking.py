@@ -20,7 +20,7 @@ from tenants.staff import StaffPrincipal
 
 
 async def book_for_caller(
-    tenant: Tenant, staff: StaffPrincipal, data: StaffBookingIn, key: str | None
+    tenant: Tenant, staff: StaffPrincipal, data: StaffBookingIn, key: str | None, base_url: str
 ) -> dict[str, Any]:
     """Hold and book ``data.start`` for the caller; the 201 body of a booking."""
     actor = Actor.for_staff(staff)
@@ -48,7 +48,7 @@ async def book_for_caller(
         return await book(
             tenant, key,
             BookingIn(hold_id=held.id, token=held.token, patient=data.patient, notes=data.notes),
-            actor.kind, actor.id,
+            base_url, actor.kind, actor.id,
         )  # fmt: skip
     except BaseException:
         await holds.release_hold(tenant, held.id, held.token)

@@ -25,8 +25,9 @@ from calendars.schemas import (
     WeeklyInterval,
 )
 from calendars.service import availability_changed, delete_row
-from carebook.errors import Conflict, NotFound, ValidationFailed
+from carebook.errors import Conflict, NotFound, ValidationFailed, echo
 from carebook.tenancy import Tenant
+from carebook.zones import instant_in_range
 
 _SERVICE_COLUMNS = "id, name, description, default_duration_minutes, active"
 _CALENDAR_COLUMNS = (
@@ -141,13 +142,15 @@ def _check_calendar(values: dict[str, Any]) -> None:
     if "currency" in values and values["currency"] not in ISO_4217:
         raise ValidationFailed.field(
             "currency",
-            f"'{values['currency']}' is not an ISO 4217 currency code.",
+            f"{echo(values['currency'])} is not an ISO 4217 currency code.",
             code="invalid_currency",
         )
     start, until = values.get("active_from"), values.get("active_until")
     for name in ("active_from", "active_until"):
         if values.get(name) is not None and values[name].tzinfo is None:
             raise ValidationFailed.field(name, "Give an offset (ISO 8601).", code="naive_datetime")
+        if values.get(name) is not None:
+            instant_in_range(values[name], name)
     if start is not None and until is not None and start >= until:
         raise ValidationFailed.field(
             "active_until", "active_until must be after active_from.", code="invalid_range"

@@ -339,8 +339,9 @@ class PublicCatalogController(Controller):
         "/calendars/{calendar_id:uuid}/slots",
         summary="Bookable slots by local date (every date of the range is listed)",
         responses=problems(
-            s404="clinic_not_found, calendar_not_found",
-            s422=f"invalid_date, invalid_range, range_too_long, invalid_timezone, {INVALID}",
+            s404="clinic_not_found, calendar_not_found, specialist_not_found",
+            s422="invalid_date, date_out_of_range, invalid_range, range_too_long, "
+            f"invalid_timezone, {INVALID}",
             s429=RATE_LIMITED,
         ),
     )

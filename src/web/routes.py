@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
@@ -14,6 +14,7 @@ from calendars.schemas import PublicCalendar
 from carebook.errors import NotFound
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant
+from carebook.urls import public_base_url
 from tenants.guards import provide_public_tenant
 from web import reads
 from web.display import (
@@ -152,17 +153,21 @@ class PublicPages(Controller):
 
     @get("/appointments/{filename:str}", name="web:ics")
     async def appointment_ics_file(
-        self, clinic: FromPath[str], filename: FromPath[str], token: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        clinic: FromPath[str],
+        filename: FromPath[str],
+        token: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         """``<appointment id>.ics``: the appointment as an RFC 5545 file."""
         if not filename.endswith(".ics"):
             raise NotFound("There is no such file.", code="not_found")
         tenant = await provide_public_tenant(clinic)
         appt = await reads.appointment_for_patient(tenant, filename.removesuffix(".ics"), token)
-        base_url = get_settings().base_url
-        body = appointment_ics(
-            tenant, appt, base_url + manage_path(tenant, appt.id, token or ""), base_url
-        )
+        # The UID's host stays the configured one (re-imports update the same event); the
+        # link is the address the patient reached us by, like the booking's manage link.
+        link = public_base_url(request) + manage_path(tenant, appt.id, token or "")
+        body = appointment_ics(tenant, appt, link, get_settings().base_url)
         return Response(
             body,
             media_type="text/calendar; charset=utf-8",

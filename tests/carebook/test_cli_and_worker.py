@@ -59,3 +59,35 @@ def test_worker_runs_actors_from_redis(migrated):
     finally:
         worker.stop()
     assert seen == ["hello"]
+
+
+def test_tenants_create_before_migrate_says_so(migrated):
+    import asyncio
+
+    import asyncpg
+
+    from carebook.runtime import create_database, with_database
+
+    url = with_database(os.environ["DATABASE_URL"], f"carebook_unmigrated_{os.getpid()}")
+    asyncio.run(create_database(url, drop_first=True))
+    try:
+        env = {**os.environ, "DATABASE_URL": url}
+        for args in (["tenants", "create", "--slug", "fresh", "--name", "Fresh",
+                      "--timezone", "Europe/Lisbon", "--admin-email", "a@fresh.test"],
+                     ["tenants", "list"]):  # fmt: skip
+            r = subprocess.run([sys.executable, "-m", "carebook", *args], capture_output=True,
+                               text=True, env=env, cwd=ROOT, timeout=120)  # fmt: skip
+            assert r.returncode == 2, (r.stdout, r.stderr)
+            assert "run `carebook migrate` first" in r.stderr
+            assert "Traceback" not in r.stderr
+    finally:
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(with_database(url, "postgres"))
+            try:
+                name = url.rsplit("/", 1)[1]
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+        asyncio.run(drop())

@@ -18,7 +18,8 @@ from tests.conftest import Clinic
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # The only modules allowed session-level state: each uses a dedicated connection.
-DEDICATED = {"carebook/events/hub.py", "carebook/events/retention.py", "carebook/migrations.py"}
+DEDICATED = {"carebook/events/hub.py", "carebook/events/retention.py", "carebook/migrations.py",
+             "carebook/jobs/relay.py", "carebook/jobs/scheduler.py"}  # fmt: skip
 
 
 async def test_connections_come_back_clean(client: httpx.AsyncClient, clinic: Clinic) -> None:
