@@ -2,8 +2,8 @@
 
 Random schedules (several intervals a day, 24:00 ends), overrides (days off, custom hours),
 buffers, appointments (held/expired/booked/cancelled), closures, special hours, active
-windows, notice and horizon, 1-3 specialists in zones with DST, 30- and 45-minute offsets,
-over dates next to the 2026 transitions.
+windows, notice and horizon, 1-3 specialists in zones with DST (repeated and skipped
+midnights too), 30- and 45-minute offsets, over dates next to the 2026 transitions.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ ZONES = [
     "Asia/Kathmandu",
     "Australia/Lord_Howe",
     "Europe/London",
+    "America/Havana",  # midnight is skipped in March and repeated in November
+    "Asia/Beirut",  # 23:00-24:00 repeated in October
 ]
 # 2026 transition days (New York, Europe, Lord Howe / Sydney) and one plain day.
 BASE_DATES = [
