@@ -123,26 +123,13 @@ async def slot_status(
     Runs on the caller's tenant connection (its transaction and snapshot).
     """
     rows: list[Any] = await conn.fetch(
-        "SELECT specialist_id FROM available_slots($1, $2, $3, $4, $5, $6) "
-        "WHERE slot_start = $2 ORDER BY specialist_id",
+        "SELECT specialist_id, free FROM slot_at($1, $2, $3, $4) ORDER BY specialist_id",
         calendar_id,
         start,
-        start + timedelta(microseconds=1),
         now,
         specialist_id,
-        True,
-    )
+    )  # the engine's point mode: one call, the rows that can matter for ``start`` only
     if not rows:
         return "not_a_slot", []
-    free = await conn.fetch(
-        "SELECT specialist_id FROM available_slots($1, $2, $3, $4, $5) "
-        "WHERE slot_start = $2 ORDER BY specialist_id",
-        calendar_id,
-        start,
-        start + timedelta(microseconds=1),
-        now,
-        specialist_id,
-    )
-    if not free:
-        return "taken", []
-    return "free", [r["specialist_id"] for r in free]
+    free = [r["specialist_id"] for r in rows if r["free"]]
+    return ("free", free) if free else ("taken", [])

@@ -52,6 +52,24 @@ async def test_hold_returns_the_slot_and_its_expiry(
     assert datetime.fromisoformat(held["start"]) == start
 
 
+async def test_slot_held_payload_is_publish_slot_events(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    """hold_slot() builds slot.held itself (a cached plan); book_hold() uses
+    publish_slot_event(): the two payloads must not drift apart."""
+    setup = await bookable(clinic.tenant, buffer=10)
+    start = slot(clinic.tenant)
+    await place_hold(client, clinic.public, setup, start)
+    [held] = await events_of(clinic.tenant, "slot.held")
+    async with tenant_tx(clinic.tenant) as conn:
+        eid = await conn.fetchval(
+            "SELECT publish_slot_event('slot.held', $1, $2, $3, $4, 10)",
+            setup.calendar_id, setup.specialist_id, start, start + timedelta(minutes=30),
+        )  # fmt: skip
+        twin = json.loads(await conn.fetchval("SELECT data FROM events WHERE id = $1", eid))
+    assert held == twin
+
+
 async def test_hold_minutes_come_from_clinic_settings(
     client: httpx.AsyncClient, clinic: Clinic
 ) -> None:

@@ -1,9 +1,9 @@
 """A small, obviously-correct model of the availability engine, for the property test only.
 
 Minute by minute: every set of instants is a Python set of UTC epoch minutes. No ranges, no
-clever arithmetic. Local times become instants by the documented DST rule: of the two
-readings PEP 495 offers (fold=0, fold=1), take the LATER instant — in a gap that is the
-offset before the jump (fold=0), in a repeated hour the second occurrence (fold=1).
+clever arithmetic. Local times become instants by the documented DST rule (RFC 5545): PEP
+495's fold=0 reading, i.e. the UTC offset in force before the transition — in a gap the
+time moves forward by the gap, in a repeated hour it is the first occurrence.
 """
 
 from __future__ import annotations
@@ -44,12 +44,11 @@ def minute(t: datetime) -> int:
 
 
 def instant(day: date, hhmm: str, zone: str) -> datetime:
-    """The documented rule: the later of the fold=0 and fold=1 readings."""
+    """The documented rule: the fold=0 reading (a gap moves forward, a repeat is the first)."""
     if hhmm == "24:00":
         day, hhmm = day + timedelta(days=1), "00:00"
     naive = datetime.combine(day, time.fromisoformat(hhmm))
-    z = ZoneInfo(zone)
-    return max(naive.replace(tzinfo=z, fold=f).astimezone(UTC) for f in (0, 1))
+    return naive.replace(tzinfo=ZoneInfo(zone), fold=0).astimezone(UTC)
 
 
 def local_minutes(days: list[date], zone: str, hours_of: dict[date, list[Interval]]) -> set[int]:

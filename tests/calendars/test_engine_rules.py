@@ -238,3 +238,30 @@ async def test_slot_status_tells_free_taken_and_not_a_slot(clinic):
             "not_a_slot",
             [],
         )
+
+
+async def test_point_mode_reads_back_for_a_night_shift_that_runs_past_midnight(clinic):
+    """slot_at() reads one local day first; a window running in from before midnight makes
+    it read the full 7 days, so the grid is anchored where the window really starts."""
+    sid = await add_specialist(
+        clinic.tenant, weekly={2: [("22:00", "24:00")], 3: [("00:00", "02:00")]}
+    )
+    cal = await add_calendar(clinic.tenant, [sid], duration=45)
+    now = at("12:00", "2026-06-08")
+    night = await slots(clinic.tenant, cal["id"], at("20:00", "2026-06-09"), at("03:00"), now=now)
+    # One window 22:00 (Tuesday) - 02:00 (Wednesday): 22:00, 22:45, 23:30, 00:15, 01:00.
+    assert [r[0] for r in night] == [at("22:00", "2026-06-09") + timedelta(minutes=45 * k)
+                                     for k in range(5)]  # fmt: skip
+    async with tenant_tx(clinic.tenant) as conn:
+
+        async def point(t: datetime) -> list[tuple[object, bool]]:
+            rows = await conn.fetch("SELECT * FROM slot_at($1, $2, $3)", cal["id"], t, now)
+            return [(r["specialist_id"], r["free"]) for r in rows]
+
+        assert await point(at("00:15")) == [(sid, True)]
+        assert await point(at("01:00")) == [(sid, True)]
+        assert await point(at("00:00")) == []  # on a one-day look-back's grid, not the real one
+        assert await point(at("23:30", "2026-06-09")) == [(sid, True)]
+    await add_appointment(clinic.tenant, cal["id"], sid, at("00:15"), 45)
+    async with tenant_tx(clinic.tenant) as conn:
+        assert await point(at("00:15")) == [(sid, False)]  # a slot, but taken

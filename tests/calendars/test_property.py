@@ -2,14 +2,15 @@
 
 Random schedules (several intervals a day, 24:00 ends), overrides (days off, custom hours),
 buffers, appointments (held/expired/booked/cancelled), closures, special hours, active
-windows, notice and horizon, 1-3 specialists in zones with DST, 30- and 45-minute offsets,
-over dates next to the 2026 transitions.
+windows, notice and horizon, 1-3 specialists in zones with DST (repeated and skipped
+midnights too), 30- and 45-minute offsets, over dates next to the 2026 transitions.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,8 @@ ZONES = [
     "Asia/Kathmandu",
     "Australia/Lord_Howe",
     "Europe/London",
+    "America/Havana",  # midnight is skipped in March and repeated in November
+    "Asia/Beirut",  # 23:00-24:00 repeated in October
 ]
 # 2026 transition days (New York, Europe, Lord Howe / Sydney) and one plain day.
 BASE_DATES = [
@@ -109,7 +112,11 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             s.appointments.append((start, length, status, expires))
         specialists[f"s{i}"] = s
     closures = {base + timedelta(days=d) for d in draw(st.sets(st.integers(-2, 5), max_size=1))}
+    span = int((query_to - query_from).total_seconds()) // 300  # 5-minute steps in the range
+    probes = [query_from + timedelta(minutes=5 * k)
+              for k in draw(st.sets(st.integers(0, span - 1), max_size=4))]  # fmt: skip
     return {
+        "probes": probes,
         "clinic_zone": clinic_zone,
         "cal": cal,
         "specialists": specialists,
@@ -124,7 +131,9 @@ class _Rollback(Exception):
     pass
 
 
-async def _engine_slots(conn: asyncpg.Connection, schema: str, sc: dict[str, Any]) -> set[Any]:
+async def _engine_slots(
+    conn: asyncpg.Connection, schema: str, sc: dict[str, Any]
+) -> tuple[set[Any], dict[datetime, set[tuple[str, bool]]]]:
     """Write the scenario into the clinic schema and run the SQL engine."""
     await conn.execute(
         "UPDATE public.tenants SET timezone = $1 WHERE schema_name = $2", sc["clinic_zone"], schema
@@ -215,7 +224,14 @@ async def _engine_slots(conn: asyncpg.Connection, schema: str, sc: dict[str, Any
     rows = await conn.fetch(
         "SELECT * FROM available_slots($1, $2, $3, $4)", cal_id, sc["from"], sc["to"], sc["now"]
     )
-    return {(r["slot_start"], keys[r["specialist_id"]]) for r in rows}
+    slots = {(r["slot_start"], keys[r["specialist_id"]]) for r in rows}
+    # Point mode at a few of the slots found and at a few instants of the range.
+    instants = sorted({t for t, _ in slots})[:4] + sc["probes"]
+    points: dict[datetime, set[tuple[str, bool]]] = {}
+    for t in instants:
+        at = await conn.fetch("SELECT * FROM slot_at($1, $2, $3)", cal_id, t, sc["now"])
+        points[t] = {(keys[r["specialist_id"]], r["free"]) for r in at}
+    return slots, points
 
 
 @pytest.mark.slow
@@ -229,10 +245,11 @@ async def test_engine_equals_reference(clinic, sc):
     conn = await asyncpg.connect(DATABASE_URL)
     try:
         engine: set[Any] = set()
+        points: dict[datetime, set[tuple[str, bool]]] = {}
         try:
             async with conn.transaction():  # every example rolls back: the clinic stays clean
                 await conn.execute(f'SET LOCAL search_path TO "{clinic.tenant.schema}", public')
-                engine = await _engine_slots(conn, clinic.tenant.schema, sc)
+                engine, points = await _engine_slots(conn, clinic.tenant.schema, sc)
                 raise _Rollback
         except _Rollback:
             pass
@@ -249,3 +266,12 @@ async def test_engine_equals_reference(clinic, sc):
     )
     event("has slots" if expected else "no slots")
     assert engine == expected, (sorted(engine - expected)[:5], sorted(expected - engine)[:5])
+    # Point mode: slot_at(t) is the reference at t alone — who has t as a slot by every rule
+    # but rule 6 (free or not), and who is free.
+    unblocked = {k: replace(s, appointments=[]) for k, s in sc["specialists"].items()}
+    for t, got in points.items():
+        args = (sc["clinic_zone"], sc["closures"], t, t + timedelta(minutes=1), sc["now"])
+        free = {k for _, k in reference_slots(sc["cal"], sc["specialists"], *args)}
+        slot = {k for _, k in reference_slots(sc["cal"], unblocked, *args)}
+        assert got == {(k, k in free) for k in slot}, (t, got, slot, free)
+    event("point mode: slot found" if any(points.values()) else "point mode: no slot")

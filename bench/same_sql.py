@@ -1,0 +1,116 @@
+"""The limit of the booking design (issue 18): hold + book as bare SQL under pgbench.
+
+The same two clinic-schema functions the app calls, ``hold_slot()`` and ``book_hold()``, with
+the same arguments (each client its own specialist, 15-minute starts 08:00-17:45 Berlin
+time, a fresh Idempotency-Key and patient per booking), as two transactions per booking like
+the two HTTP requests — without HTTP, Redis or Python. pgbench's rate of this script is the
+ceiling for the app on this server; ``pg_stat_user_functions`` says how much of each call is
+spent inside PostgreSQL (planning and commit excluded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Variables: cal (calendar id), sids ('{…}' specialist ids), day0 (first day offset),
+# k (the client's booking counter, -D k=0). Each run of the script is one booking.
+SCRIPT = r"""
+\set k :k + 1
+\set day :day0 + :k / 40
+\set minute 480 + (:k % 40) * 15
+SELECT id AS hold_id FROM {schema}.hold_slot(
+    :cal::uuid,
+    ((current_date + :day::int) + make_interval(mins => :minute::int)) AT TIME ZONE 'Europe/Berlin',
+    (:sids::uuid[])[:client_id::int + 1], NULL, sha256(:client_id::text::bytea), 10,
+    'Europe/Berlin') \gset
+SELECT replayed FROM {schema}.book_hold(
+    gen_random_uuid()::text, sha256(:k::text::bytea), :hold_id::uuid,
+    sha256(:client_id::text::bytea), 'p' || gen_random_uuid() || '@bench.test',
+    'Bench Patient', NULL, 'Europe/Berlin', NULL, NULL, sha256(:hold_id::text::bytea),
+    sha256(:k::text::bytea) || sha256(:hold_id::text::bytea), 'patient', NULL);
+"""
+
+
+@dataclass
+class SameSql:
+    tps: float  # bookings (hold + book) per second
+    hold_ms: float  # mean time inside PostgreSQL per hold_slot() call
+    book_ms: float  # … per book_hold() call
+    engine_ms: float  # … per engine call made by place_hold()
+    engine_calls_per_hold: float
+
+
+async def _function_times(url: str) -> dict[str, tuple[int, float]]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT funcname, sum(calls)::bigint AS calls, sum(total_time) AS ms "
+            "FROM pg_stat_user_functions GROUP BY funcname"
+        )
+    finally:
+        await conn.close()
+    return {r["funcname"]: (r["calls"], r["ms"]) for r in rows}
+
+
+async def _reset_stats(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        db = await conn.fetchval("SELECT current_database()")
+        # plpgsql functions are timed in every new session of this database.
+        await conn.execute(f"ALTER DATABASE \"{db}\" SET track_functions = 'pl'")
+        await conn.execute("SELECT pg_stat_reset()")
+    finally:
+        await conn.close()
+
+
+def function_ms(stats: dict[str, tuple[int, float]], name: str) -> tuple[int, float]:
+    """(calls, mean ms per call) of one function, (0, 0.0) when it was never called."""
+    calls, ms = stats.get(name, (0, 0.0))
+    return calls, (ms / calls if calls else 0.0)
+
+
+def run(binary: str, url: str, setup: dict[str, Any], clients: int, seconds: float,
+        day0: int) -> SameSql:  # fmt: skip
+    """pgbench the script for ``seconds`` with ``clients`` (specialists[:clients]).
+
+    With several clients the times inside PostgreSQL include waiting (the clinic's event
+    lock until commit, the CPU); with one client they are the work itself."""
+    asyncio.run(_reset_stats(url))
+    sids = "{" + ",".join(str(s) for s in setup["specialists"][:clients]) + "}"
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "hold_book.sql"
+        script.write_text(SCRIPT.replace("{schema}", f'"{setup["schema"]}"'))
+        out = subprocess.run(
+            [binary, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients), "-j", "2",
+             "-T", str(int(seconds)), "-D", f"cal={setup['throughput']}", "-D", f"sids={sids}",
+             "-D", f"day0={day0}", "-D", "k=0", url],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"same-SQL pgbench failed:\n{out.stdout}\n{out.stderr}")
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out.stdout)
+    if not match:
+        raise SystemExit(f"cannot read pgbench output:\n{out.stdout}")
+    stats = asyncio.run(_function_times(url))
+    holds, hold_ms = function_ms(stats, "hold_slot")
+    _, book_ms = function_ms(stats, "book_hold")
+    engine_calls = sum(stats.get(n, (0, 0.0))[0] for n in ENGINE_FUNCTIONS)
+    engine_total = sum(stats.get(n, (0, 0.0))[1] for n in ENGINE_FUNCTIONS)
+    return SameSql(float(match.group(1)), hold_ms, book_ms,
+                   engine_total / engine_calls if engine_calls else 0.0,
+                   engine_calls / holds if holds else 0.0)  # fmt: skip
+
+
+# The engine's PL/pgSQL body: available_slots() before issue 18; engine_slots() after (called
+# by slot_at() in point mode; available_slots() became an inlined SQL wrapper).
+ENGINE_FUNCTIONS = ("available_slots", "engine_slots")
