@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.exceptions import NotFoundException
 from litestar.handlers import asgi
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -26,6 +27,8 @@ from carebook.errors import exception_handlers
 from carebook.events.hub import start_hub, stop_hub
 from carebook.redis import close_redis
 from carebook.settings import get_settings
+from web.errors import not_found
+from web.templating import configure_templates
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 MAX_BODY_BYTES = 64 * 1024
@@ -144,7 +147,8 @@ def create_app() -> Litestar:
     settings = get_settings()
     return Litestar(
         route_handlers=route_handlers(),
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        # Unrouted paths: an HTML page for browsers, problem+json for API clients.
+        exception_handlers={**exception_handlers, NotFoundException: not_found},  # type: ignore[dict-item]
         on_startup=[start_pool, start_hub, start_sweeper, freeze_startup_objects],
         on_shutdown=[stop_sweeper, stop_hub, stop_pool, close_redis],
         openapi_config=OpenAPIConfig(
@@ -155,7 +159,11 @@ def create_app() -> Litestar:
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
         ),
-        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=WEB_DIR / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_templates,
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         response_cache_config=ResponseCacheConfig(),
         # Synchronous console logging: Litestar's default queue handler writes from a thread,

@@ -33,7 +33,9 @@ async def test_full_booking_flow(
     await bookable_calendar(clinic, name="Physiotherapy", slug="physio", price_minor=6500)
     page = await new_page()
     await page.goto(f"{live_server.url}/c/{clinic.slug}")
-    await expect(page.locator("[data-testid=clinic-timezone]")).to_have_text("Europe/Berlin")
+    await expect(page.locator("[data-testid=clinic-timezone]")).to_have_text(
+        "Central European Time — Berlin"
+    )
     await expect(page.locator(".calendar-card .price")).to_have_text("€65.00")
     await page.get_by_role("link", name="Choose a time for Physiotherapy").click()
     await expect(page).to_have_url(re.compile(r"/book/physio$"))

@@ -35,7 +35,9 @@ async def test_new_york_patient_of_a_berlin_clinic(
     page = await new_page(timezone_id="America/New_York")
     await open_booking(page, booking_url(live_server.url, clinic, "tz"))
     await expect(page.locator("#tz")).to_have_value("America/New_York")
-    await expect(page.locator("[data-testid=clinic-timezone]")).to_have_text("Europe/Berlin")
+    await expect(page.locator("[data-testid=clinic-timezone]")).to_have_text(
+        "Central European Time — Berlin"
+    )
 
     day = clinic_day(clinic, 2)
     nine = local_instant(day, "09:00", "Europe/Berlin")
