@@ -72,7 +72,7 @@ async def test_new_york_patient_of_a_berlin_clinic(
         await page.click("#book-button")
     assert (await sent.value).post_data_json["patient"]["timezone"] == "America/New_York"
     await expect(page.locator("#done-time")).to_have_text(
-        f"{in_ny:%H:%M}–{end:%H:%M} (America/New York)"
+        f"{in_ny:%H:%M}–{end:%H:%M} (Eastern Time — New York)"
     )
 
 
