@@ -285,7 +285,7 @@ export class SlotBoard {
     const focusTab = inside && active.getAttribute("role") === "tab";
     const focusRetry = inside && active.classList.contains("retry");
 
-    if (this.state !== "loading" && (!this.selected || this.selected < this.start
+    if (this.state === "ready" && (!this.selected || this.selected < this.start
         || this.selected > this.end)) {
       this.selected = this.firstDayWithSlots() || this.start;
     }
