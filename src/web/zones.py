@@ -60,7 +60,9 @@ def _template(name: str, locale: str) -> str:
         territory = get_global("zone_territories").get(canonical)
         country = loc.territories.get(territory) if territory else None
         general = f"{country} Time" if country else _offset_name(zone)
-    return general.replace("{", "(").replace("}", ")") + DASH + "{city}"
+    general = general.replace("{", "(").replace("}", ")")
+    # An old name (browsers still report "Asia/Calcutta") shows today's city ("Kolkata").
+    return general + DASH + ("{city}" if canonical == name else city(canonical))
 
 
 def zone_label(name: str, locale: str = "en") -> str:

@@ -203,6 +203,7 @@ def test_time_zone_labels() -> None:
     assert zone_label("Asia/Kolkata") == "India Standard Time — Kolkata"  # no DST
     assert zone_label("America/Argentina/Buenos_Aires") == "Argentina Standard Time — Buenos Aires"
     assert zone_label("UTC") == "Coordinated Universal Time (UTC)"
+    assert zone_label("Asia/Calcutta") == "India Standard Time — Kolkata"  # as Chromium says
     table = zone_table()
     names, zones = table["names"], table["zones"]
     assert isinstance(names, list) and isinstance(zones, dict)
