@@ -275,7 +275,11 @@ function showBooked(b) {
   const s = Date.parse(b.start);
   $("done-service").textContent = (b.calendar && b.calendar.name) || config.calendar.name;
   $("done-date").textContent = longDate(s, zone);
-  $("done-time").textContent = `${timeText(s, zone)}–${timeText(Date.parse(b.end), zone)} (${zoneLabel(zone)})`;
+  // As the manage page writes it: the times, then the zone by name (web/zones.py).
+  const zoneName = document.createElement("span");
+  zoneName.className = "zone";
+  zoneName.textContent = `(${zoneLabel(zone)})`;
+  $("done-time").replaceChildren(`${timeText(s, zone)}–${timeText(Date.parse(b.end), zone)} `, zoneName);
   $("done-specialist").textContent = (b.specialist && b.specialist.name) || specialistName(b.specialist_id);
   $("done-price").textContent = b.price ? priceText(b.price.amount_minor, b.price.currency) : "";
   $("manage-link").href = b.manage_url;

@@ -66,14 +66,13 @@ export class SlotBoard {
 
   /** Show `start`.. +6 days in `zone` for `specialistId` ("" = anyone); fetches them. */
   async show({ start, zone, specialistId, day = null }) {
-    const sameWeek = start === this.start && zone === this.zone;
     this.start = start;
     this.zone = zone;
     this.specialistId = specialistId;
     this.generation += 1;
     this.days = new Map();
     this.closed = new Map();
-    if (!sameWeek || day) this.selected = day;
+    this.selected = day; // null: the first day with free times, once they are known
     // The old week's buttons go at once: never leave stale times that can be tapped.
     this.state = "loading";
     this.render();
@@ -341,7 +340,9 @@ export class SlotBoard {
       tab.classList.add("empty");
     }
     // Screen readers hear the whole date and what it offers; the short forms are for eyes.
-    const visible = [span("dow", shortWeekday(d)), span("dom", String(dom)), span("count", count)];
+    const counted = span("count", count);
+    if (slots && slots.length) counted.append(span("unit", slots.length === 1 ? " time" : " times"));
+    const visible = [span("dow", shortWeekday(d)), span("dom", String(dom)), counted];
     for (const v of visible) v.setAttribute("aria-hidden", "true");
     tab.append(...visible, span("visually-hidden", `${dayLabel(d)}: ${said}`));
     return tab;
