@@ -371,6 +371,7 @@ class PublicCatalogController(Controller):
                 DayOut(
                     date=day.date.isoformat(),
                     slots=[SlotOut(s.start, s.end, s.specialist_ids) for s in day.slots],
+                    closed=day.closed,
                 )
                 for day in result.days
             ],

@@ -228,6 +228,8 @@ class SlotOut(msgspec.Struct):
 class DayOut(msgspec.Struct):
     date: str
     slots: list[SlotOut]
+    # Set when a clinic closure overlaps this local day: its reason ("" when none was given).
+    closed: str | None = None
 
 
 class SlotsOut(msgspec.Struct):

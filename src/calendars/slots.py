@@ -34,6 +34,20 @@ ORDER BY s.slot_start
 """
 
 
+# Clinic closures (local dates of the clinic's zone) that overlap each viewer-local day of
+# the range, with their reasons. Runs under the viewer's TimeZone like SLOTS_SQL.
+CLOSED_DAYS_SQL = """
+SELECT d::date AS day,
+       coalesce(string_agg(DISTINCT nullif(btrim(c.reason), ''), '; '), '') AS reason
+FROM generate_series($1::date, $2::date, interval '1 day') d
+JOIN closures c
+  ON c.dates && daterange($1::date - 2, $2::date + 3)
+ AND tstzrange(lower(c.dates)::timestamp AT TIME ZONE $3, upper(c.dates)::timestamp AT TIME ZONE $3)
+  && tstzrange(d::timestamp AT TIME ZONE $4, (d + interval '1 day')::timestamp AT TIME ZONE $4)
+GROUP BY d
+"""
+
+
 @dataclass(frozen=True)
 class Slot:
     """One start with every specialist free then; times are ISO 8601 with the viewer's offset."""
@@ -47,6 +61,7 @@ class Slot:
 class DaySlots:
     date: date
     slots: list[Slot]
+    closed: str | None = None  # a clinic closure overlaps the day: its reason ("" if none)
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,8 @@ async def available_slots(
 ) -> SlotsResult:
     """Slots of a calendar whose start falls on local dates ``start``…``end`` of ``tz``.
 
-    Every date of the range is listed, with an empty list when it has no slots.
+    Every date of the range is listed, with an empty list when it has no slots, and with
+    ``closed`` (the reason, or "") when a clinic closure overlaps that local day.
     """
     zone_name = tz or tenant.timezone
     zone = valid_zone(zone_name, "tz")
@@ -98,11 +114,15 @@ async def available_slots(
             raise NotFound("There is no such specialist.", code="specialist_not_found")
         await conn.execute("SELECT set_config('TimeZone', $1, true)", zone_name)
         rows = await conn.fetch(SLOTS_SQL, calendar_id, window_from, window_to, now, specialist_id)
+        closed = {
+            r["day"]: r["reason"]
+            for r in await conn.fetch(CLOSED_DAYS_SQL, start, end, tenant.timezone, zone_name)
+        }
     by_day: dict[str, list[Slot]] = {}
     for row in rows:
         by_day.setdefault(row["day"], []).append(Slot(row["start"], row["end"], row["ids"]))
     dates = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    days = [DaySlots(d, by_day.get(d.isoformat(), [])) for d in dates]
+    days = [DaySlots(d, by_day.get(d.isoformat(), []), closed.get(d)) for d in dates]
     return SlotsResult(calendar_id, zone_name, duration, days)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.exceptions import NotFoundException
 from litestar.handlers import asgi
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -29,6 +30,8 @@ from carebook.jobs.scheduler import start_scheduler, stop_scheduler
 from carebook.redis import close_redis
 from carebook.requests import CarebookRequest
 from carebook.settings import get_settings
+from web.errors import not_found
+from web.templating import configure_templates
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 MAX_BODY_BYTES = 64 * 1024
@@ -151,7 +154,8 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=route_handlers(),
         request_class=CarebookRequest,
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        # Unrouted paths: an HTML page for browsers, problem+json for API clients.
+        exception_handlers={**exception_handlers, NotFoundException: not_found},  # type: ignore[dict-item]
         on_startup=[
             start_pool,
             start_hub,
@@ -169,7 +173,11 @@ def create_app() -> Litestar:
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
         ),
-        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=WEB_DIR / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_templates,
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         response_cache_config=ResponseCacheConfig(),
         # Synchronous console logging: Litestar's default queue handler writes from a thread,

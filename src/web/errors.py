@@ -6,11 +6,12 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
 
 from carebook.errors import CarebookError, TenantNotFound
+from carebook.errors import exception_handlers as carebook_exception_handlers
 from carebook.tenancy import Tenant
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,28 @@ def error_page(
 def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     heading = "Page not found" if exc.status_code == 404 else "Something is not right"
     return _page(request, exc.status_code, "http_error", heading, "Please check the address.")
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    """A browser (HTML first in Accept, or ``*/*``) outside ``/api/``; API clients get JSON."""
+    if request.url.path.startswith("/api/"):
+        return False
+    best = request.accept.best_match(["text/html", "application/problem+json", "application/json"])
+    return best == "text/html"
+
+
+def not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    """An unrouted path: an HTML page for browsers, a problem+json for API clients."""
+    if not wants_html(request):
+        return carebook_exception_handlers[HTTPException](request, exc)  # type: ignore[no-any-return]
+    return _page(
+        request,
+        404,
+        "page_not_found",
+        "Page not found",
+        "There is no page at this address. If a clinic sent you a booking link, please check "
+        "that you copied all of it.",
+    )
 
 
 def unexpected_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

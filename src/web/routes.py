@@ -8,7 +8,7 @@ from urllib.parse import quote
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.params import FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from calendars.schemas import PublicCalendar
 from carebook.errors import NotFound
@@ -28,6 +28,7 @@ from web.display import (
 from web.errors import HTML_EXCEPTION_HANDLERS, PAGE_HEADERS, error_page
 from web.ics import appointment_ics
 from web.money import format_price
+from web.zones import zone_label, zone_table
 
 # The manage link carries a secret: never leak it to other sites, never cache the page.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -54,6 +55,16 @@ def _calendar_view(cal: PublicCalendar) -> dict[str, Any]:
     }
 
 
+async def lowercase_clinic(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """``/c/DEMO/…`` → ``/c/demo/…`` (slugs are lowercase; people type links as they like)."""
+    clinic = request.path_params.get("clinic", "")
+    if clinic == clinic.lower():
+        return None
+    path = request.url.path.replace(f"/c/{clinic}", f"/c/{clinic.lower()}", 1)
+    query = request.url.query
+    return Redirect(path + (f"?{query}" if query else ""), status_code=301)
+
+
 class PublicPages(Controller):
     """Pages for patients; errors render as HTML pages with the right status code."""
 
@@ -61,6 +72,7 @@ class PublicPages(Controller):
     include_in_schema = False
     exception_handlers = HTML_EXCEPTION_HANDLERS
     response_headers = [ResponseHeader(name=k, value=v) for k, v in PAGE_HEADERS.items()]
+    before_request = lowercase_clinic  # type: ignore[assignment]  # unbound by Litestar
 
     @get("/", name="web:clinic")
     async def clinic_page(self, clinic: FromPath[str]) -> Template:
@@ -105,6 +117,7 @@ class PublicPages(Controller):
             },
             "specialists": [{"id": str(s.id), "name": s.name} for s in cal.specialists],
             "holdMinutes": tenant.settings.hold_minutes,
+            "zoneNames": zone_table(),
         }
         return Template(
             "book.html",
@@ -141,7 +154,7 @@ class PublicPages(Controller):
                 "status": STATUS_LABELS.get(appt.status, appt.status),
                 "date": date_text(appt.starts_at, zone),
                 "times": time_range_text(appt.starts_at, appt.ends_at, zone),
-                "zone": zone.key,
+                "zone": zone_label(zone.key),
                 "clinic_times": None
                 if zone.key == clinic_zone.key
                 else f"{date_text(appt.starts_at, clinic_zone)}, "

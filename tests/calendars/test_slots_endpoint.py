@@ -185,3 +185,31 @@ async def test_offsets_with_minutes_on_the_wire(client, clinic, pin_clock, tz, f
     [slot] = r.json()["days"][0]["slots"]
     assert slot["start"] == first
     assert datetime.fromisoformat(slot["start"]) == datetime(2026, 6, 10, 7, tzinfo=UTC)
+
+
+async def test_days_say_which_clinic_closure_covers_them(client, clinic, pin_clock):
+    """Issue 17 item 10: the page can say "Closed — Christmas holidays" instead of nothing."""
+    pin_clock(datetime(2026, 12, 1, tzinfo=UTC))
+    sid = await add_specialist(clinic.tenant, weekly={d: [("09:00", "17:00")] for d in range(1, 8)})
+    cal = await add_calendar(clinic.tenant, [sid], duration=60)
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute(
+            "INSERT INTO closures (dates, reason) VALUES "
+            "('[2026-12-24,2026-12-27)', 'Christmas holidays'), ('[2026-12-31,2027-01-01)', '')"
+        )
+    url = f"{clinic.public}/calendars/{cal['id']}/slots"
+    days = (await client.get(url, params={"start": "2026-12-23", "end": "2026-12-31"})).json()
+    closed = {d["date"]: d["closed"] for d in days["days"]}
+    assert closed == {
+        "2026-12-23": None, "2026-12-24": "Christmas holidays", "2026-12-25": "Christmas holidays",
+        "2026-12-26": "Christmas holidays", "2026-12-27": None, "2026-12-28": None,
+        "2026-12-29": None, "2026-12-30": None, "2026-12-31": "",
+    }  # fmt: skip
+    assert all(not d["slots"] for d in days["days"] if d["closed"] is not None)
+    # Seen from New York, Berlin's closed 24th starts on the evening of the 23rd: both days
+    # touch the closure; it ends at 18:00 on the 26th there, so the 27th is open.
+    params = {"start": "2026-12-23", "end": "2026-12-27", "tz": "America/New_York"}
+    ny = await client.get(url, params=params)
+    seen = {d["date"]: d["closed"] for d in ny.json()["days"]}
+    assert seen["2026-12-23"] == seen["2026-12-26"] == "Christmas holidays"
+    assert seen["2026-12-27"] is None

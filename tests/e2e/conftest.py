@@ -14,6 +14,9 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from tests.e2e.browser import LAUNCH_ARGS, chromium_path
 
 PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+VIEWPORTS = [PHONE, DESKTOP]  # @pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+VIEWPORT_IDS = ["phone", "desktop"]
 
 NewPage = Callable[..., Awaitable[Page]]
 

@@ -81,6 +81,21 @@ def slot(page: Page, moment: datetime) -> Locator:
     return page.locator(f'button.slot[data-key="{key_of(moment)}"]')
 
 
+async def show_day_of(page: Page, moment: datetime) -> None:
+    """Open the date-strip tab of the day the slot at ``moment`` is on (its times show)."""
+    day = await slot(page, moment).get_attribute("data-day")
+    tab = page.locator(f"#tab-{day}")
+    if await tab.get_attribute("aria-selected") != "true":
+        await tab.click()
+    await expect(slot(page, moment)).to_be_visible()
+
+
+async def choose(page: Page, moment: datetime) -> None:
+    """Tap the time at ``moment`` (after opening its day)."""
+    await show_day_of(page, moment)
+    await slot(page, moment).click()
+
+
 async def slot_time_text(button: Locator) -> str:
     """The visible time of a slot button (without its visually hidden date)."""
     text: str = await button.evaluate("b => b.firstChild.textContent")
@@ -89,6 +104,7 @@ async def slot_time_text(button: Locator) -> str:
 
 async def hold(page: Page, moment: datetime) -> dict[str, Any]:
     """Click the slot at ``moment``; return the API's hold."""
+    await show_day_of(page, moment)
     async with page.expect_response(lambda r: r.url.endswith("/public/holds")) as info:
         await slot(page, moment).click()
     response = await info.value

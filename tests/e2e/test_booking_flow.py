@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 from icalendar import Calendar
-from playwright.async_api import Request, Route, expect
+from playwright.async_api import Page, Request, Route, expect
 
 from tests.conftest import Clinic, LiveServer
-from tests.e2e.conftest import NewPage
+from tests.e2e.conftest import VIEWPORT_IDS, VIEWPORTS, NewPage
 from tests.e2e.pages import (
     bookable_calendar,
     booking_url,
+    choose,
     clinic_day,
     fill_details,
     hold,
@@ -23,6 +24,7 @@ from tests.e2e.pages import (
     slot,
 )
 from web.money import format_price
+from web.zones import zone_label
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +35,9 @@ async def test_full_booking_flow(
     await bookable_calendar(clinic, name="Physiotherapy", slug="physio", price_minor=6500)
     page = await new_page()
     await page.goto(f"{live_server.url}/c/{clinic.slug}")
-    await expect(page.locator("[data-testid=clinic-timezone]")).to_have_text("Europe/Berlin")
+    await expect(page.locator("[data-testid=clinic-timezone]")).to_have_text(
+        "Central European Time — Berlin"
+    )
     await expect(page.locator(".calendar-card .price")).to_have_text("€65.00")
     await page.get_by_role("link", name="Choose a time for Physiotherapy").click()
     await expect(page).to_have_url(re.compile(r"/book/physio$"))
@@ -67,7 +71,11 @@ async def test_full_booking_flow(
     done = page.locator("#step-done")
     await expect(done).to_be_visible()
     await expect(page.locator("#done-heading")).to_be_focused()
-    await expect(page.locator("#done-time")).to_have_text("10:00–10:30 (Europe/Berlin)")
+    # Zones by name, written alike on the booking and manage pages (issue 17 item 10).
+    berlin = zone_label("Europe/Berlin")
+    assert berlin == "Central European Time — Berlin"
+    await expect(page.locator("#held-slot")).to_contain_text(f"({berlin})")
+    await expect(page.locator("#done-time")).to_have_text(f"10:00–10:30 ({berlin})")
     await expect(page.locator("#done-specialist")).to_have_text("Dr Ada Lovelace")
     await expect(page.locator("#done-price")).to_have_text("€65.00")
     await expect(page.locator("#done-service")).to_have_text("Physiotherapy")
@@ -86,7 +94,7 @@ async def test_full_booking_flow(
 
     await page.goto(manage)
     await expect(page.locator("[data-testid=status]")).to_have_text("Booked")
-    await expect(page.locator("[data-testid=time]")).to_contain_text("10:00–10:30")
+    await expect(page.locator("[data-testid=time]")).to_have_text(f"10:00–10:30 ({berlin})")
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
@@ -137,15 +145,19 @@ async def test_server_errors_show_inline_and_retries_reuse_the_key(
     assert json.loads(sent[2].post_data or "{}")["patient"]["email"] == "pat.other@example.test"
 
 
-async def test_expired_hold_sends_the_patient_back_to_the_slots(
-    live_server: LiveServer, clinic: Clinic, new_page: NewPage
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+async def test_a_lost_hold_keeps_the_details_and_goes_back_to_the_times(
+    live_server: LiveServer, clinic: Clinic, new_page: NewPage, viewport: dict[str, int]
 ) -> None:
+    """Issue 17 item 7: expired, or taken while the patient typed: nothing typed is lost."""
     await bookable_calendar(clinic, slug="expiry")
-    page = await new_page()
+    page = await new_page(viewport=viewport)
     await page.clock.install()
     await open_booking(page, booking_url(live_server.url, clinic, "expiry"))
-    start = local_instant(clinic_day(clinic, 1), "12:00", "Europe/Berlin")
-    await hold(page, start)
+    day = clinic_day(clinic, 1)
+    noon, one, two = (local_instant(day, t, "Europe/Berlin") for t in ("12:00", "13:00", "14:00"))
+    await hold(page, noon)
+    await fill_details(page)
 
     # The countdown reaching zero (the page's clock only): the page releases the hold too.
     async with page.expect_response(
@@ -154,27 +166,51 @@ async def test_expired_hold_sends_the_patient_back_to_the_slots(
         await page.clock.fast_forward("10:01")
     assert (await released.value).status == 204
     await expect(page.locator("#step-slots")).to_be_visible()
-    await expect(page.locator("#alert")).to_contain_text("Your hold has expired")
-    await expect(page.locator("#slots-heading")).to_be_focused()
-    await expect(slot(page, start)).to_have_count(1)
+    alert = page.locator("#alert")
+    await expect(alert).to_contain_text("Your hold has expired")
+    await expect(alert).to_contain_text("Your details are kept")
+    await expect(alert).to_be_focused()  # where the patient is looking, and read out (alert)
+    assert await alert.get_attribute("role") == "alert"
+    await expect(slot(page, noon)).to_have_count(1)
 
-    # The server saying so on submit (409 hold_expired).
-    await hold(page, start)
-    await fill_details(page)
+    # Another time: the details are all still there.
+    await hold(page, one)
+    await expect(page.locator("#details-kept")).to_be_visible()
+    await expect_details_kept(page)
 
-    async def expired(route: Route) -> None:
+    # The server saying the time went while the patient typed (409 on submit).
+    async def taken(route: Route) -> None:
         await route.fulfill(
             status=409,
             content_type="application/problem+json",
             body=json.dumps({"status": 409, "code": "hold_expired", "title": "Conflict"}),
         )
 
-    await page.route("**/public/bookings", expired)
+    await page.route("**/public/bookings", taken)
     async with page.expect_request(lambda r: "/slots?" in r.url):  # the page refetches
         await page.click("#book-button")
     await expect(page.locator("#step-slots")).to_be_visible()
-    await expect(page.locator("#alert")).to_contain_text("hold expired")
-    await expect(page.locator("#slots-heading")).to_be_focused()
+    await expect(alert).to_contain_text("taken while you were typing")
+    await expect(alert).to_be_focused()
+    await page.unroute("**/public/bookings")
+
+    # Pick yet another time and book without typing anything again.
+    await hold(page, two)
+    await expect_details_kept(page)
+    async with page.expect_request(lambda r: r.url.endswith("/public/bookings")) as sent:
+        await page.click("#book-button")
+    await expect(page.locator("#step-done")).to_be_visible()
+    patient = (await sent.value).post_data_json["patient"]
+    assert (patient["name"], patient["email"]) == ("Pat Doe", "pat@example.test")
+    errors = page.js_errors  # type: ignore[attr-defined]
+    assert [e for e in errors if "status of 409" not in e] == []  # the 409 we sent is logged
+
+
+async def expect_details_kept(page: Page) -> None:
+    await expect(page.locator("#name")).to_have_value("Pat Doe")
+    await expect(page.locator("#email")).to_have_value("pat@example.test")
+    await expect(page.locator("#phone")).to_have_value("+49 30 1234567")
+    await expect(page.locator("#notes")).to_have_value("Left knee hurts when climbing stairs.")
 
 
 async def test_weeks_filters_and_empty_weeks(
@@ -258,12 +294,12 @@ async def test_hold_refusals_are_explained(
 
     await page.route("**/public/holds", refuse)
     async with page.expect_request(lambda r: "/slots?" in r.url):  # it refetches the times
-        await slot(page, start).click()
+        await choose(page, start)
     await expect(page.locator("#alert")).to_have_text(
         "Sorry, that time was just taken. Please choose another time."
     )
     await expect(page.locator("#step-details")).to_be_hidden()
-    await slot(page, start).click()
+    await choose(page, start)
     await expect(page.locator("#alert")).to_contain_text("wait 7 seconds")
     await page.unroute("**/public/holds")
     await hold(page, start)

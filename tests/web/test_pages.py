@@ -61,7 +61,7 @@ async def test_clinic_page_lists_listed_calendars(
     await add_calendar(clinic.tenant, [sid], name="Secret", slug="secret", listed=False)
     await add_calendar(clinic.tenant, [sid], name="Closed", slug="closed", active=False)
     html = is_html(await client.get(f"/c/{clinic.slug}"), 200)
-    assert clinic.tenant.name in html and "Europe/Berlin" in html
+    assert clinic.tenant.name in html and "Central European Time — Berlin" in html
     assert "First visit" in html and "€65.00" in html and "30 min" in html
     assert f'href="/c/{clinic.slug}/book/first-visit"' in html
     assert re.search(r"Spring offer\s*<span class=\"badge badge-promotional\">Promotion", html)
@@ -133,7 +133,9 @@ async def test_manage_page_and_ics(client: httpx.AsyncClient, clinic: Clinic) ->
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["referrer-policy"] == "no-referrer"
     assert "Physio" in html and "Dr Ics" in html and "€45.50" in html and "Booked" in html
-    assert "America/New_York" in html  # the patient's zone, with the clinic's beside it
+    # The patient's zone, with the clinic's beside it, by the names people know.
+    assert "(Eastern Time — New York)" in html and "(Central European Time — Berlin)" in html
+    assert "America/New_York" not in html
 
     ics_path = f"/c/{clinic.slug}/appointments/{booked['appointment_id']}.ics"
     r = await client.get(ics_path, params={"token": token})
@@ -166,3 +168,44 @@ def test_prices_use_the_currency_minor_unit() -> None:
     assert format_price(1500, "BHD") == "BHD\u00a01.500"
     assert format_price(8000, "CHF") == "CHF\u00a080.00"
     assert format_price(0, "EUR") == "Free"
+
+
+async def test_clinic_links_are_case_insensitive(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    """Issue 17 item 10: ``/c/DEMO`` finds ``demo``."""
+    shouting = clinic.slug.upper()
+    r = await client.get(f"/c/{shouting}/book/x", params={"a": "1"}, follow_redirects=False)
+    assert r.status_code == 301
+    assert r.headers["location"] == f"/c/{clinic.slug}/book/x?a=1"
+    is_html(await client.get(f"/c/{shouting}", follow_redirects=True), 200)
+
+
+async def test_unrouted_paths_are_html_for_browsers_and_problems_for_apis(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 17 item 10: ``/``, ``/c/`` and any unknown path."""
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for path in ("/", "/c/", "/c", "/nothing/here", "/static/nope.css"):
+        html = is_html(await client.get(path, headers=browser), 404)
+        assert "Page not found" in html and 'data-code="page_not_found"' in html
+    for path, accept in (("/", "application/json"), ("/api/v1/nope", "text/html"),
+                         ("/api/v1/nope", "*/*"), ("/c/", "application/problem+json")):  # fmt: skip
+        r = await client.get(path, headers={"Accept": accept})
+        assert r.status_code == 404, path
+        assert r.headers["content-type"].startswith("application/problem+json"), (path, accept)
+        assert r.json()["code"] == "not_found"
+
+
+def test_time_zone_labels() -> None:
+    from web.zones import zone_label, zone_table
+
+    assert zone_label("Europe/Berlin") == "Central European Time — Berlin"
+    assert zone_label("America/New_York") == "Eastern Time — New York"
+    assert zone_label("Asia/Kolkata") == "India Standard Time — Kolkata"  # no DST
+    assert zone_label("America/Argentina/Buenos_Aires") == "Argentina Standard Time — Buenos Aires"
+    assert zone_label("UTC") == "Coordinated Universal Time (UTC)"
+    assert zone_label("Asia/Calcutta") == "India Standard Time — Kolkata"  # as Chromium says
+    table = zone_table()
+    names, zones = table["names"], table["zones"]
+    assert isinstance(names, list) and isinstance(zones, dict)
+    for zone in ("Europe/Berlin", "Pacific/Honolulu", "UTC", "Etc/GMT+5"):
+        assert names[zones[zone]].replace("{city}", zone.split("/")[-1]) == zone_label(zone)

@@ -42,6 +42,13 @@ export function dayLabel(key, withYear = false) {
   return new Intl.DateTimeFormat(locale, opts).format(new Date(Date.UTC(y, m - 1, d)));
 }
 
+/** "Thu" for a "YYYY-MM-DD" key. */
+export function shortWeekday(key) {
+  const [y, m, d] = key.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale, { weekday: "short", timeZone: "UTC" })
+    .format(new Date(Date.UTC(y, m - 1, d)));
+}
+
 /** "26 Nov" for a "YYYY-MM-DD" key. */
 export function shortDay(key) {
   const [y, m, d] = key.split("-").map(Number);
@@ -83,4 +90,32 @@ export function clockText(ms) {
   const m = Math.floor(total / 60);
   const s = total % 60;
   return `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+}
+
+// Zone names come from the server (web/zones.py, CLDR) so that the booking, confirmation and
+// manage pages write them alike: {names: ["Central European Time — {city}", …], zones: {…}}.
+let zoneTable = { names: [], zones: {} };
+
+/** Use the server's table of zone names (the page's config `zoneNames`). */
+export function setZoneNames(table) {
+  if (table && table.names && table.zones) zoneTable = table;
+}
+
+/** "Isle of Man" for "Europe/Isle_of_Man" (as web/zones.py `city`). */
+export function zoneCity(zone) {
+  return zone.split("/").pop().replaceAll("_", " ");
+}
+
+/** "Central European Time — Berlin" for "Europe/Berlin". */
+export function zoneLabel(zone) {
+  const i = zoneTable.zones[zone];
+  if (i !== undefined) return zoneTable.names[i].replace("{city}", zoneCity(zone));
+  try { // a zone the server does not list: the browser's own name for it
+    const part = new Intl.DateTimeFormat("en", { timeZone: zone, timeZoneName: "longGeneric" })
+      .formatToParts(new Date()).find((p) => p.type === "timeZoneName");
+    if (part) return `${part.value} — ${zoneCity(zone)}`;
+  } catch {
+    // fall through
+  }
+  return zoneCity(zone);
 }

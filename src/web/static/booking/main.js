@@ -1,9 +1,10 @@
 // The booking page: choose a time → it is held (countdown) → details → booked.
 import { problemCode, retryAfter } from "./api.js";
 import { DetailsForm } from "./form.js";
+import { call } from "./api.js";
 import {
-  addDays, dateKey, dayLabel, detectedZone, knownZones, longDate, priceText, shortDay, timeText,
-  uses12Hours,
+  addDays, dateKey, dayLabel, detectedZone, knownZones, longDate, priceText, setZoneNames,
+  shortDay, timeText, uses12Hours, zoneLabel,
 } from "./format.js";
 import { Hold } from "./hold.js";
 import { subscribe } from "./live.js";
@@ -14,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 const steps = { slots: $("step-slots"), details: $("step-details"), done: $("step-done") };
 const tzSelect = $("tz");
 const specialistSelect = $("specialist");
+setZoneNames(config.zoneNames);
 
 let announceTimer = null;
 /** Say `text` through the polite live region (cleared first so repeats are read too). */
@@ -23,9 +25,11 @@ function announce(text) {
   announceTimer = setTimeout(() => { $("status").textContent = text; }, 60);
 }
 
-function showAlert(text) {
+/** The message above the times; `focus` puts the patient's focus on it (a lost hold). */
+function showAlert(text, { focus = false } = {}) {
   $("alert").textContent = text;
   $("alert").hidden = !text;
+  if (text && focus) $("alert").focus();
 }
 
 function showStep(name, focusId) {
@@ -52,16 +56,19 @@ function fillZones() {
   suggested.label = "Suggested";
   const picked = new Set();
   if (usable(device)) {
-    suggested.append(option(device, `${device.replaceAll("_", " ")} (this device)`));
+    suggested.append(option(device, `${zoneLabel(device)} (this device)`));
     picked.add(device);
   }
   if (!picked.has(config.clinicTimezone)) {
-    suggested.append(option(config.clinicTimezone, `${config.clinicTimezone.replaceAll("_", " ")} (clinic)`));
+    suggested.append(option(config.clinicTimezone, `${zoneLabel(config.clinicTimezone)} (clinic)`));
     picked.add(config.clinicTimezone);
   }
   const all = document.createElement("optgroup");
   all.label = "All time zones";
-  for (const z of [...zones, "UTC"]) if (!picked.has(z)) all.append(option(z, z.replaceAll("_", " ")));
+  // Sorted by name, so the cities of one zone ("Central European Time — …") sit together.
+  const rest = [...zones, "UTC"].filter((z) => !picked.has(z)).map((z) => [zoneLabel(z), z]);
+  rest.sort((a, b) => a[0].localeCompare(b[0]));
+  for (const [label, z] of rest) all.append(option(z, label));
   tzSelect.replaceChildren(suggested, all);
   tzSelect.value = zone;
 }
@@ -85,23 +92,61 @@ function updateNav() {
   $("range-label").textContent = `${shortDay(start)} – ${shortDay(addDays(start, 6))}`;
 }
 
-async function load() {
+/** Show the week from `start` (its day `day`, else its first day with free times). */
+async function load(day = null) {
   if (start < today()) start = today();
   updateNav();
   if (config.specialists.length === 0) {
     $("days").replaceChildren();
     $("days").setAttribute("aria-busy", "false");
-    return;
+    return true;
   }
-  const ok = await board.show({ start, zone, specialistId: specialistId() });
-  showAlert(ok ? "" : "We could not load the free times. Please check your connection and try again.");
+  // A failed load says so in place of the times, with a Try again button.
+  return board.show({ start, zone, specialistId: specialistId(), day });
 }
 
 tzSelect.addEventListener("change", () => {
   zone = tzSelect.value;
   load();
-  announce(`Times are now shown in ${zone.replaceAll("_", " ")}.`);
+  announce(`Times are now shown in ${zoneLabel(zone)}.`);
 });
+
+// "Jump to the first available time": the first day with free times from today, week by
+// week up to the calendar's horizon; its first time gets the focus.
+const firstButton = $("first-available");
+async function firstAvailable() {
+  const last = addDays(today(), config.calendar.horizonDays);
+  firstButton.disabled = true;
+  firstButton.textContent = "Looking for the first available time…";
+  try {
+    for (let from = today(); from <= last; from = addDays(from, 7)) {
+      const params = new URLSearchParams({ start: from, end: addDays(from, 6), tz: zone });
+      if (specialistId()) params.set("specialist_id", specialistId());
+      const result = await call(`${config.api}/calendars/${config.calendar.id}/slots?${params}`);
+      if (!result.ok) {
+        showAlert("We could not look for free times. Please check your connection and try again.");
+        return;
+      }
+      const found = (result.body.days || []).find((d) => d.date <= last && (d.slots || []).length);
+      if (found) {
+        showAlert("");
+        if (found.date < start || found.date > addDays(start, 6)) {
+          start = from;
+          await load(found.date);
+        }
+        board.select(found.date, "slot");
+        const first = found.slots[0];
+        announce(`First available time: ${timeText(Date.parse(first.start), zone)}, ${dayLabel(found.date)}.`);
+        return;
+      }
+    }
+    showAlert(`There are no free times in the next ${config.calendar.horizonDays} days. Please contact ${config.clinicName}.`, { focus: true });
+  } finally {
+    firstButton.disabled = false;
+    firstButton.textContent = "Jump to the first available time";
+  }
+}
+if (firstButton) firstButton.addEventListener("click", firstAvailable);
 if (specialistSelect) specialistSelect.addEventListener("change", () => load());
 $("prev-week").addEventListener("click", () => {
   start = addDays(start, -7);
@@ -126,7 +171,7 @@ const hold = new Hold({
       expiredWhileSubmitting = true; // the server decides: an expired but free slot still books
       return;
     }
-    backToSlots("Your hold has expired and the time was released. Please choose a time again.");
+    backToSlots(`Your hold has expired and the time was released. ${KEPT}`);
     // Clocks differ: make sure the server lets the time go now that the patient was told so.
     await hold.releaseHold(expired);
     board.refreshAll();
@@ -147,12 +192,17 @@ async function pick(slot) {
   if (!slot || picking) return;
   picking = true;
   showAlert("");
+  // The tapped time says it is being held until the server answers (slow networks).
+  board.setPending(String(slot.startMs));
+  announce(`Holding ${timeText(slot.startMs, zone)} for you…`);
   const result = await hold.take(slot, specialistId());
   picking = false;
+  board.setPending(null);
   if (result.status === 201) {
     const h = hold.current;
     const who = specialistName(h.specialist_id);
-    $("held-slot").textContent = `${slotText(h.start, h.end)} (${zone.replaceAll("_", " ")})${who ? ` with ${who}` : ""}`;
+    $("held-slot").textContent = `${slotText(h.start, h.end)} (${zoneLabel(zone)})${who ? ` with ${who}` : ""}`;
+    $("details-kept").hidden = !Object.values(form.values()).some(Boolean);
     showStep("details", "details-heading");
     const minutes = Math.max(1, Math.round(hold.remainingMs() / 60000));
     announce(`${timeText(Date.parse(h.start), zone)} on ${dayLabel(dateKey(Date.parse(h.start), zone))} is held for you for ${minutes} minutes. Please enter your details.`);
@@ -169,18 +219,21 @@ async function pick(slot) {
   board.refreshAll();
 }
 
+/** Back to the times; whatever the patient typed stays in the form for the next time. */
 function backToSlots(message) {
   hold.stop();
-  form.reset();
-  showStep("slots", "slots-heading");
-  showAlert(message || "");
+  form.clearErrors();
+  showStep("slots", message ? "" : "slots-heading");
+  showAlert(message || "", { focus: true });
   board.refreshAll();
 }
+
+const KEPT = "Your details are kept: choose another time and you will not need to type them again.";
 
 $("change-slot").addEventListener("click", async () => {
   const release = hold.release();
   backToSlots("");
-  announce("Your held time was released. Please choose a time.");
+  announce("Your held time was released. Please choose another time; your details are kept.");
   await release;
   board.refreshAll();
 });
@@ -202,10 +255,10 @@ $("details-form").addEventListener("submit", async (event) => {
   }
   if (result.outcome === "booked") return showBooked(result.body);
   if (result.outcome === "expired") {
-    return backToSlots("Sorry, your hold expired and the time was taken meanwhile. Please choose another time.");
+    return backToSlots(`Sorry, your hold expired and the time was taken while you were typing. ${KEPT}`);
   }
   if (expiredWhileSubmitting) {
-    backToSlots("Your hold has expired and the time was released. Please choose a time again.");
+    backToSlots(`Your hold has expired and the time was released. ${KEPT}`);
   }
 });
 
@@ -222,7 +275,11 @@ function showBooked(b) {
   const s = Date.parse(b.start);
   $("done-service").textContent = (b.calendar && b.calendar.name) || config.calendar.name;
   $("done-date").textContent = longDate(s, zone);
-  $("done-time").textContent = `${timeText(s, zone)}–${timeText(Date.parse(b.end), zone)} (${zone.replaceAll("_", " ")})`;
+  // As the manage page writes it: the times, then the zone by name (web/zones.py).
+  const zoneName = document.createElement("span");
+  zoneName.className = "zone";
+  zoneName.textContent = `(${zoneLabel(zone)})`;
+  $("done-time").replaceChildren(`${timeText(s, zone)}–${timeText(Date.parse(b.end), zone)} `, zoneName);
   $("done-specialist").textContent = (b.specialist && b.specialist.name) || specialistName(b.specialist_id);
   $("done-price").textContent = b.price ? priceText(b.price.amount_minor, b.price.currency) : "";
   $("manage-link").href = b.manage_url;
@@ -243,7 +300,7 @@ addEventListener("pagehide", () => {
 addEventListener("pageshow", (event) => {
   if (!event.persisted) return;
   if (!steps.details.hidden && !hold.current) {
-    backToSlots("The time you held was released while you were away. Please choose a time again.");
+    backToSlots(`The time you held was released while you were away. ${KEPT}`);
   } else {
     board.refreshAll();
   }
@@ -253,7 +310,10 @@ addEventListener("pageshow", (event) => {
 const live = subscribe(
   `${config.api}/calendars/${config.calendar.id}/events`,
   (type, data) => board.handleEvent(type, data),
-  (state) => { document.body.dataset.live = state; },
+  (state) => {
+    document.body.dataset.live = state;
+    $("live-status").hidden = state !== "reconnecting";
+  },
 );
 
 $("days").classList.toggle("hour12", uses12Hours);

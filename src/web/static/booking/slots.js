@@ -1,11 +1,16 @@
-// The slot board: days of free times, kept current by fetches and live events.
+// The slot board: a strip of days (tabs) and the free times of the chosen day, kept current
+// by fetches and live events.
 import { call } from "./api.js";
-import { addDays, dayLabel, timeText } from "./format.js";
+import { addDays, dayLabel, shortWeekday, timeText } from "./format.js";
+
+const MOVES = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -1, ArrowDown: 1 };
 
 /**
  * Holds the days shown (start..end in `zone`), fetches them, applies live events and renders
- * real <button>s. Fetch results are reconciled with events that arrived while they were in
- * flight, so a slot taken meanwhile never comes back.
+ * a date strip (one tab per day, arrow keys move between days) and the chosen day's times as
+ * real <button>s (one tab stop; arrow keys move within the grid). Fetch results are
+ * reconciled with events that arrived while they were in flight, so a slot taken meanwhile
+ * never comes back.
  */
 export class SlotBoard {
   constructor({ api, calendarId, container, onPick }) {
@@ -17,15 +22,18 @@ export class SlotBoard {
     this.specialistId = "";
     this.start = "";
     this.days = new Map(); // "YYYY-MM-DD" -> [{start, end, startMs, endMs, specialists}]
+    this.closed = new Map(); // "YYYY-MM-DD" -> closure reason ("" when none was given)
+    this.state = "loading"; // of the shown week: "loading" | "ready" | "error"
+    this.selected = null; // the chosen day; null = the first day with free times, once known
+    this.activeKey = null; // the time button that holds the grid's tab stop
+    this.pendingKey = null; // the time being held (request in flight)
     this.generation = 0; // bumps when range, zone or filter change: older answers are dropped
     this.daySeq = new Map();
     this.taken = []; // [{seq, specialist, startMs, endMs}] from slot.held / slot.booked
     this.eventSeq = 0;
     this.listeners = [];
-    container.addEventListener("click", (e) => {
-      const button = e.target.closest("button.slot");
-      if (button) this.onPick(this.slotFor(button));
-    });
+    container.addEventListener("click", (e) => this.onClick(e));
+    container.addEventListener("keydown", (e) => this.onKey(e));
   }
 
   get end() {
@@ -48,21 +56,37 @@ export class SlotBoard {
     return n;
   }
 
+  /** The first shown day with free times, or null. */
+  firstDayWithSlots() {
+    for (let d = this.start; d <= this.end; d = addDays(d, 1)) {
+      if ((this.days.get(d) || []).length) return d;
+    }
+    return null;
+  }
+
   /** Show `start`.. +6 days in `zone` for `specialistId` ("" = anyone); fetches them. */
-  async show({ start, zone, specialistId }) {
+  async show({ start, zone, specialistId, day = null }) {
     this.start = start;
     this.zone = zone;
     this.specialistId = specialistId;
     this.generation += 1;
     this.days = new Map();
-    this.container.setAttribute("aria-busy", "true");
+    this.closed = new Map();
+    this.selected = day; // null: the first day with free times, once they are known
+    // The old week's buttons go at once: never leave stale times that can be tapped.
+    this.state = "loading";
+    this.render();
     return this.refresh(start, this.end);
   }
 
-  /** Refetch every shown day. */
+  /** Refetch every shown day (after an error: show the week loading again). */
   async refreshAll() {
-    if (this.start) return this.refresh(this.start, this.end);
-    return true;
+    if (!this.start) return true;
+    if (this.state === "error") {
+      this.state = "loading";
+      this.render();
+    }
+    return this.refresh(this.start, this.end);
   }
 
   /** Refetch the shown days among `from`..`to`; false when the fetch failed. */
@@ -80,17 +104,23 @@ export class SlotBoard {
     const params = new URLSearchParams({ start: lo, end: hi, tz: this.zone });
     if (this.specialistId) params.set("specialist_id", this.specialistId);
     const url = `${this.api}/calendars/${this.calendarId}/slots?${params}`;
+    this.container.setAttribute("aria-busy", "true");
     const result = await call(url);
     if (generation !== this.generation) return true;
     if (!result.ok) {
       this.container.setAttribute("aria-busy", "false");
+      if (this.state === "loading") {
+        this.state = "error";
+        this.render();
+      }
       return false;
     }
     const fetched = new Map();
-    for (const day of result.body.days || []) fetched.set(day.date, day.slots || []);
+    for (const day of result.body.days || []) fetched.set(day.date, day);
     for (let d = lo; d <= hi; d = addDays(d, 1)) {
       if (this.daySeq.get(d) !== seqs[d]) continue; // a newer fetch of this day is on its way
-      const slots = (fetched.get(d) || []).map((s) => ({
+      const day = fetched.get(d) || {};
+      const slots = (day.slots || []).map((s) => ({
         start: s.start,
         end: s.end,
         startMs: Date.parse(s.start),
@@ -98,11 +128,14 @@ export class SlotBoard {
         specialists: [...(s.specialist_ids || [])],
       }));
       this.days.set(d, slots);
+      if (typeof day.closed === "string") this.closed.set(d, day.closed);
+      else this.closed.delete(d);
     }
     // Events newer than this request may not be reflected in its answer: apply them again.
     for (const t of this.taken) if (t.seq > since) this.removeTaken(t, false);
     this.taken = this.taken.filter((t) => t.seq > this.eventSeq - 200);
     this.container.setAttribute("aria-busy", "false");
+    if (this.days.size >= 7) this.state = "ready";
     this.render();
     return true;
   }
@@ -157,63 +190,261 @@ export class SlotBoard {
     this.refresh(fmt.format(new Date(fromMs)), fmt.format(new Date(toMs)));
   }
 
-  /** Redraw the days; keyboard focus stays on the same slot (or the nearest one). */
+  // --- choosing ----------------------------------------------------------------------------
+
+  /** Show `day`'s times; `focus`: "tab" (the day's tab), "slot" (its first time) or none. */
+  select(day, focus = "") {
+    if (day < this.start || day > this.end) return;
+    this.selected = day;
+    this.activeKey = null;
+    this.render();
+    if (focus === "tab") this.tabFor(day)?.focus();
+    if (focus === "slot") {
+      const first = this.container.querySelector(`#panel-${day} button.slot`);
+      (first || this.container.querySelector(`#day-${day}`))?.focus();
+    }
+  }
+
+  /** Mark the time being held (null: none): it says so and cannot be tapped twice. */
+  setPending(key) {
+    this.pendingKey = key;
+    this.render();
+  }
+
+  /** The day whose times are shown (the first day while the week is loading). */
+  shownDay() {
+    return this.selected || this.start;
+  }
+
+  tabFor(day) {
+    return this.container.querySelector(`#tab-${day}`);
+  }
+
+  onClick(e) {
+    const tab = e.target.closest("button[role=tab]");
+    if (tab) return this.select(tab.dataset.date, "tab");
+    if (e.target.closest(".retry")) return this.refreshAll();
+    const button = e.target.closest("button.slot");
+    if (!button || this.pendingKey) return;
+    this.activeKey = button.dataset.key;
+    this.onPick(this.slotFor(button), button);
+  }
+
+  onKey(e) {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const tab = e.target.closest("button[role=tab]");
+    if (tab) return this.moveTab(e, tab);
+    const button = e.target.closest("button.slot");
+    if (button) this.moveSlot(e, button);
+  }
+
+  moveTab(e, tab) {
+    const tabs = [...this.container.querySelectorAll("button[role=tab]")];
+    const i = tabs.indexOf(tab);
+    let j = null;
+    if (e.key in MOVES) j = i + MOVES[e.key];
+    else if (e.key === "Home") j = 0;
+    else if (e.key === "End") j = tabs.length - 1;
+    if (j === null) return;
+    e.preventDefault();
+    j = Math.max(0, Math.min(tabs.length - 1, j));
+    this.select(tabs[j].dataset.date, "tab");
+  }
+
+  moveSlot(e, button) {
+    const buttons = [...button.closest("ul").querySelectorAll("button.slot")];
+    const i = buttons.indexOf(button);
+    // Columns of the grid as laid out now (the first row's buttons share its top).
+    const top = buttons[0].offsetTop;
+    const columns = Math.max(1, buttons.filter((b) => b.offsetTop === top).length);
+    let j = null;
+    if (e.key === "ArrowLeft") j = i - 1;
+    else if (e.key === "ArrowRight") j = i + 1;
+    else if (e.key === "ArrowUp") j = i - columns;
+    else if (e.key === "ArrowDown") j = i + columns;
+    else if (e.key === "Home") j = 0;
+    else if (e.key === "End") j = buttons.length - 1;
+    if (j === null) return;
+    e.preventDefault();
+    if (j < 0 || j >= buttons.length) return;
+    for (const b of buttons) b.tabIndex = -1;
+    buttons[j].tabIndex = 0;
+    this.activeKey = buttons[j].dataset.key;
+    buttons[j].focus();
+  }
+
+  // --- drawing -----------------------------------------------------------------------------
+
+  /** Redraw; keyboard focus stays on the same tab or slot (or the nearest one). */
   render() {
     const active = document.activeElement;
-    const focusKey = active && active.classList.contains("slot") ? active.dataset.key : null;
+    const inside = active && this.container.contains(active);
+    const focusKey = inside && active.classList.contains("slot") ? active.dataset.key : null;
     const focusDay = focusKey ? active.dataset.day : null;
-    const frag = document.createDocumentFragment();
-    for (let d = this.start; d <= this.end; d = addDays(d, 1)) {
-      const slots = this.days.get(d);
-      const section = document.createElement("section");
-      section.className = "day";
-      section.dataset.date = d;
-      const heading = document.createElement("h3");
-      heading.id = `day-${d}`;
-      heading.tabIndex = -1;
-      heading.textContent = dayLabel(d);
-      section.setAttribute("aria-labelledby", heading.id);
-      section.append(heading);
-      if (slots === undefined) {
-        section.append(paragraph("loading", "Loading…"));
-      } else if (slots.length === 0) {
-        section.append(paragraph("none", "No free times"));
-      } else {
-        const ul = document.createElement("ul");
-        ul.className = "slot-list";
-        for (const slot of slots) {
-          const li = document.createElement("li");
-          const button = document.createElement("button");
-          button.type = "button";
-          button.className = "slot";
-          button.dataset.key = String(slot.startMs);
-          button.dataset.day = d;
-          button.dataset.start = slot.start;
-          button.dataset.specialists = slot.specialists.join(" ");
-          const time = timeText(slot.startMs, this.zone);
-          button.textContent = time;
-          // The day is in the heading visually; screen readers hear it with the time.
-          button.setAttribute("aria-label", `${time}, ${dayLabel(d)}`);
-          li.append(button);
-          ul.append(li);
-        }
-        section.append(ul);
-      }
-      frag.append(section);
+    const focusTab = inside && active.getAttribute("role") === "tab";
+    const focusRetry = inside && active.classList.contains("retry");
+
+    if (this.state === "ready" && (!this.selected || this.selected < this.start
+        || this.selected > this.end)) {
+      this.selected = this.firstDayWithSlots() || this.start;
     }
-    this.container.replaceChildren(frag);
+    const picker = document.createElement("div");
+    picker.className = "picker";
+    const strip = document.createElement("div");
+    strip.className = "date-strip";
+    strip.setAttribute("role", "tablist");
+    strip.setAttribute("aria-label", "Days");
+    const panels = document.createElement("div");
+    panels.className = "day-panels";
+    for (let d = this.start; d <= this.end; d = addDays(d, 1)) {
+      strip.append(this.tab(d));
+      panels.append(this.panel(d));
+    }
+    picker.append(strip, panels);
+    this.container.replaceChildren(picker);
+    this.container.classList.toggle("is-loading", this.state === "loading");
+
     if (focusKey) this.restoreFocus(focusKey, focusDay);
+    else if (focusTab && this.selected) this.tabFor(this.selected)?.focus();
+    else if (focusRetry) this.container.querySelector(".retry, button.slot, [role=tab]")?.focus();
     for (const listener of this.listeners) listener(this.totalSlots());
+  }
+
+  tab(d) {
+    const slots = this.days.get(d);
+    const selected = d === this.shownDay();
+    const tab = document.createElement("button");
+    tab.type = "button";
+    tab.id = `tab-${d}`;
+    tab.dataset.date = d;
+    tab.setAttribute("role", "tab");
+    tab.setAttribute("aria-controls", `panel-${d}`);
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    const [, , dom] = d.split("-").map(Number);
+    let count;
+    let said;
+    if (slots === undefined) {
+      count = this.state === "error" ? "?" : "…";
+      said = this.state === "error" ? "not loaded" : "loading";
+    } else if (slots.length) {
+      count = String(slots.length);
+      said = `${slots.length} free time${slots.length === 1 ? "" : "s"}`;
+    } else if (this.closed.has(d)) {
+      count = "Closed";
+      said = "closed";
+      tab.classList.add("closed");
+    } else {
+      count = "–";
+      said = "no free times";
+      tab.classList.add("empty");
+    }
+    // Screen readers hear the whole date and what it offers; the short forms are for eyes.
+    const counted = span("count", count);
+    if (slots && slots.length) counted.append(span("unit", slots.length === 1 ? " time" : " times"));
+    const visible = [span("dow", shortWeekday(d)), span("dom", String(dom)), counted];
+    for (const v of visible) v.setAttribute("aria-hidden", "true");
+    tab.append(...visible, span("visually-hidden", `${dayLabel(d)}: ${said}`));
+    return tab;
+  }
+
+  panel(d) {
+    const slots = this.days.get(d);
+    const section = document.createElement("section");
+    section.className = "day";
+    section.id = `panel-${d}`;
+    section.dataset.date = d;
+    section.setAttribute("role", "tabpanel");
+    section.hidden = d !== this.shownDay();
+    const heading = document.createElement("h3");
+    heading.id = `day-${d}`;
+    heading.tabIndex = -1;
+    heading.textContent = dayLabel(d);
+    section.setAttribute("aria-labelledby", heading.id);
+    section.append(heading);
+    const reason = this.closed.get(d);
+    if (slots === undefined && this.state === "error") {
+      section.append(paragraph("load-error", "We could not load the free times. Please check your connection."));
+      const retry = document.createElement("button");
+      retry.type = "button";
+      retry.className = "secondary retry";
+      retry.textContent = "Try again";
+      section.append(retry);
+    } else if (slots === undefined) {
+      const p = paragraph("loading", "Loading free times…");
+      p.prepend(span("spinner", ""));
+      p.firstChild.setAttribute("aria-hidden", "true");
+      section.append(p);
+    } else if (slots.length === 0) {
+      section.append(paragraph("none", reason === undefined ? "No free times on this day."
+        : `Closed${reason ? ` — ${reason}` : ""}`));
+    } else {
+      if (reason !== undefined) {
+        section.append(paragraph("closed-note", `The clinic is closed for part of this day${reason ? ` — ${reason}` : ""}.`));
+      }
+      section.append(this.slotList(d, slots));
+    }
+    return section;
+  }
+
+  slotList(d, slots) {
+    const ul = document.createElement("ul");
+    ul.className = "slot-list";
+    ul.setAttribute("aria-label", `Free times, ${dayLabel(d)}. Use the arrow keys to move between them.`);
+    const activeKey = slots.some((s) => String(s.startMs) === this.activeKey)
+      ? this.activeKey : String(slots[0].startMs);
+    for (const slot of slots) {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "slot";
+      const key = String(slot.startMs);
+      button.dataset.key = key;
+      button.dataset.day = d;
+      button.dataset.start = slot.start;
+      button.dataset.specialists = slot.specialists.join(" ");
+      button.tabIndex = key === activeKey ? 0 : -1;
+      const time = timeText(slot.startMs, this.zone);
+      button.textContent = time;
+      if (key === this.pendingKey) {
+        button.classList.add("pending");
+        button.setAttribute("aria-disabled", "true");
+        button.append(" ", span("holding", "Holding…"));
+        button.setAttribute("aria-label", `${time} Holding…, ${dayLabel(d)}`);
+      } else {
+        // The day is in the heading visually; screen readers hear it with the time.
+        button.setAttribute("aria-label", `${time}, ${dayLabel(d)}`);
+      }
+      li.append(button);
+      ul.append(li);
+    }
+    return ul;
   }
 
   restoreFocus(key, day) {
     const same = this.container.querySelector(`button.slot[data-key="${key}"]`);
-    if (same) return same.focus();
+    if (same && !same.closest("[hidden]")) {
+      same.tabIndex = 0;
+      return same.focus();
+    }
     const later = [...this.container.querySelectorAll(`button.slot[data-day="${day}"]`)]
       .find((b) => Number(b.dataset.key) > Number(key));
     const target = later || this.container.querySelector(`#day-${day}`);
-    if (target) target.focus();
+    if (target && !target.closest("[hidden]")) {
+      if (later) {
+        for (const b of later.closest("ul").querySelectorAll("button.slot")) b.tabIndex = -1;
+        later.tabIndex = 0;
+      }
+      target.focus();
+    }
   }
+}
+
+function span(className, text) {
+  const s = document.createElement("span");
+  s.className = className;
+  s.textContent = text;
+  return s;
 }
 
 function paragraph(className, text) {

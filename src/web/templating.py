@@ -1,0 +1,12 @@
+"""Jinja set-up for the patient pages: filters the templates share."""
+
+from __future__ import annotations
+
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from web.zones import zone_label
+
+
+def configure_templates(engine: JinjaTemplateEngine) -> None:
+    """``{{ tenant.timezone | zone_label }}`` → ``Central European Time — Berlin``."""
+    engine.engine.filters["zone_label"] = zone_label
