@@ -47,14 +47,9 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
     """Piccolo admin for platform users (tenants, platform tokens, users)."""
     global _admin_app
     if _admin_app is None:
-        from piccolo.apps.user.tables import BaseUser
-        from piccolo_admin.endpoints import create_admin
+        from tenants.admin import platform_admin_app
 
-        from tenants.tables import PlatformApiToken, Tenant
-
-        _admin_app = create_admin(
-            tables=[Tenant, PlatformApiToken, BaseUser],
-            site_name="Carebook platform",
+        _admin_app = platform_admin_app(
             production=get_settings().base_url.startswith("https"),
             allowed_hosts=[h for h in os.environ.get("CAREBOOK_ALLOWED_HOSTS", "").split(",") if h],
         )
