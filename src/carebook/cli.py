@@ -103,6 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from carebook.worker import start_embedded_worker
 
         start_embedded_worker()
+    if args.workers > 1:
+        _prometheus_multiprocess_dir()
     uvicorn.run(
         "carebook.app:create_app",
         factory=True,
@@ -110,8 +112,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # Our own access line (carebook.access) names route templates; uvicorn's would log
+        # query strings, and manage links carry their token there.
+        access_log=False,
     )
     return 0
+
+
+def _prometheus_multiprocess_dir() -> None:
+    """Several uvicorn workers: Prometheus multi-process mode, so /metrics (served by any one
+    worker) adds up every worker. The folder is emptied at start (stale pids' files)."""
+    import shutil
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = get_settings().data_dir / "prometheus" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -50,6 +50,8 @@ class Settings:
     event_retention_hours: int = 48
     hold_sweep_seconds: float = 0.5
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    log_format: str = "plain"  # or "json": one JSON object per line
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +71,8 @@ class Settings:
             sse_queue_size=_int("CAREBOOK_SSE_QUEUE", 1000),
             sse_heartbeat_seconds=float(os.environ.get("CAREBOOK_SSE_HEARTBEAT_SECONDS") or 15),
             event_retention_hours=_int("CAREBOOK_EVENT_RETENTION_HOURS", 48),
+            log_format="json" if os.environ.get("CAREBOOK_LOG_FORMAT") == "json" else "plain",
+            log_level=os.environ.get("CAREBOOK_LOG_LEVEL", "INFO").upper(),
             trusted_proxies=tuple(
                 p for p in os.environ.get("CAREBOOK_TRUSTED_PROXIES", "").split(",") if p
             ),
