@@ -61,6 +61,39 @@ def cmd_tenants_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tenants_export(args: argparse.Namespace) -> int:
+    _services()
+    from pathlib import Path
+
+    from carebook.errors import CarebookError
+    from tenants.backup import export_clinic
+
+    try:
+        info = asyncio.run(export_clinic(os.environ["DATABASE_URL"], args.slug, Path(args.output)))
+    except CarebookError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 2
+    rows = ", ".join(f"{t}: {n}" for t, n in info.tables.items())
+    print(f"clinic {info.slug} (schema {info.schema}) exported to {args.output} ({rows})")
+    return 0
+
+
+def cmd_tenants_import(args: argparse.Namespace) -> int:
+    _services()
+    from pathlib import Path
+
+    from carebook.errors import CarebookError
+    from tenants.backup import import_clinic
+
+    try:
+        info = asyncio.run(import_clinic(os.environ["DATABASE_URL"], Path(args.archive)))
+    except CarebookError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 2
+    print(f"clinic {info.slug} (schema {info.schema}) imported from {args.archive}")
+    return 0
+
+
 def cmd_create_platform_admin(args: argparse.Namespace) -> int:
     _services()
     from carebook.platform_users import create_platform_admin
@@ -180,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin-email", required=True)
     create.set_defaults(func=cmd_tenants_create)
     tenants.add_parser("list", help="list clinics").set_defaults(func=cmd_tenants_list)
+    export = tenants.add_parser("export", help="archive one clinic (schema + platform rows)")
+    export.add_argument("slug")
+    export.add_argument("-o", "--output", required=True, help="archive file to write (.tar)")
+    export.set_defaults(func=cmd_tenants_export)
+    restore = tenants.add_parser(
+        "import", help="restore a clinic archive into this (migrated) database"
+    )
+    restore.add_argument("archive")
+    restore.set_defaults(func=cmd_tenants_import)
 
     users = sub.add_parser("users", help="platform users").add_subparsers(dest="sub", required=True)
     admin = users.add_parser("create-platform-admin", help="create or update a platform admin")
