@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,8 @@ async def test_export_import_round_trip_is_identical(
     booked = await book_first_slot(client, clinic, cal["id"])
     setup = await bookable(clinic.tenant)
     await place_hold(client, clinic.public, setup, slot(clinic.tenant, days=2))  # a live hold
-    r = await client.post(f"{clinic.api}/staff", headers=clinic.headers,
-                          json={"email": "doc@backup.test", "name": "Doc", "role": "specialist"})  # fmt: skip
+    doc = {"email": "doc@backup.test", "name": "Doc", "role": "specialist"}
+    r = await client.post(f"{clinic.api}/staff", headers=clinic.headers, json=doc)
     assert r.status_code == 201, r.text
 
     archive = tmp_path / "clinic.tar"
@@ -107,7 +108,7 @@ async def test_export_import_round_trip_is_identical(
         assert usage["appointments_this_month"] == 1 and usage["active_staff"] == 2
         status = await conn.fetchval(
             f'SELECT status FROM "{clinic.tenant.schema}".appointments WHERE id = $1',
-            __import__("uuid").UUID(booked["appointment_id"]),
+            uuid.UUID(booked["appointment_id"]),
         )
         assert status == "booked"
     finally:
