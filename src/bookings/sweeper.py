@@ -18,6 +18,7 @@ import logging
 import asyncpg
 
 from bookings import events
+from carebook import metrics
 from carebook.settings import get_settings
 from carebook.sqlfiles import sql
 from carebook.tenancy import platform_tx, tenant_tx
@@ -45,6 +46,7 @@ async def sweep_schema(schema: str) -> int:
         rows = await conn.fetch(sql("bookings", "sweep_due_holds.sql"))
         for row in rows:
             await events.slot_released(conn, row)
+    metrics.HOLDS_SWEPT.inc(len(rows))
     return len(rows)
 
 

@@ -7,10 +7,11 @@ import gc
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.exceptions import NotFoundException
 from litestar.handlers import asgi
@@ -23,10 +24,19 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Receive, Scope, Send
 
 from bookings.sweeper import start_sweeper, stop_sweeper
+from carebook import metrics
 from carebook.errors import exception_handlers
 from carebook.events.hub import start_hub, stop_hub
+from carebook.health import start_metrics, stop_metrics
 from carebook.jobs.relay import start_relay, stop_relay
 from carebook.jobs.scheduler import start_scheduler, stop_scheduler
+from carebook.logs import (
+    clinic_of_path,
+    clinic_var,
+    formatter_class,
+    new_request_id,
+    request_id_var,
+)
 from carebook.redis import close_redis
 from carebook.requests import CarebookRequest
 from carebook.settings import get_settings
@@ -37,14 +47,6 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 MAX_BODY_BYTES = 64 * 1024
 
 
-@get("/health", tags=["platform"], summary="Liveness and database check")
-async def health() -> dict[str, str]:
-    from carebook.piccolo_conf import DB
-
-    await DB.run_ddl("SELECT 1")
-    return {"status": "ok"}
-
-
 _admin_app: Any = None
 
 
@@ -53,15 +55,11 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
     """Piccolo admin for platform users (tenants, platform tokens, users)."""
     global _admin_app
     if _admin_app is None:
-        from piccolo.apps.user.tables import BaseUser
-        from piccolo_admin.endpoints import create_admin
-
         from carebook.jobs.tables import DeadLetter
-        from tenants.tables import PlatformApiToken, Tenant
+        from tenants.admin import platform_admin_app
 
-        _admin_app = create_admin(
-            tables=[Tenant, PlatformApiToken, BaseUser, DeadLetter],
-            site_name="Carebook platform",
+        _admin_app = platform_admin_app(
+            extra_tables=[DeadLetter],
             production=get_settings().base_url.startswith("https"),
             allowed_hosts=[h for h in os.environ.get("CAREBOOK_ALLOWED_HOSTS", "").split(",") if h],
         )
@@ -123,11 +121,12 @@ def route_handlers() -> list[Any]:
     from bookings.routes import route_handlers as booking_routes
     from calendars.routes import route_handlers as calendar_routes
     from carebook.events.routes import route_handlers as event_routes
+    from carebook.health import route_handlers as health_routes
     from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
     from web.routes import route_handlers as web_routes
 
-    handlers: list[Any] = [health, admin, *tenant_routes, *platform_job_routes,
+    handlers: list[Any] = [*health_routes, admin, *tenant_routes, *platform_job_routes,
                            *calendar_routes, *booking_routes, *event_routes,
                            *web_routes]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
@@ -148,10 +147,59 @@ class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+access_log = logging.getLogger("carebook.access")
+
+
+class CarebookApp(Litestar):
+    """Litestar with one wrapper around every HTTP request: a request id (``X-Request-ID``,
+    echoed), the clinic slug in the log context, the latency metric by route template, and
+    one access log line (route template and status: no ids, no query string, no tokens)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        started = time.perf_counter()
+        sent_id = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = new_request_id(sent_id.decode("latin-1"))
+        tokens = (request_id_var.set(request_id),
+                  clinic_var.set(clinic_of_path(scope["path"])))  # fmt: skip
+        status = 500
+        elapsed = 0.0
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status, elapsed
+            if message["type"] == "http.response.start":
+                status, elapsed = message["status"], time.perf_counter() - started
+                message = {**message,
+                           "headers": [*message.get("headers", []),
+                                       (b"x-request-id", request_id.encode())]}  # fmt: skip
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_with_id)
+        finally:
+            elapsed = elapsed or time.perf_counter() - started
+            route = scope.get("path_template") or "<unmatched>"
+            if route.startswith("/admin"):
+                route = "/admin/*"  # a mount: its sub-paths are not templates
+            elif route.startswith("/static"):
+                route = "/static/*"
+            metrics.REQUEST_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            access_log.info(
+                "%s %s %s %.1f ms", scope["method"], route, status, elapsed * 1000,
+                extra={"method": scope["method"], "route": route, "status": status,
+                       "duration_ms": round(elapsed * 1000, 2)},
+            )  # fmt: skip
+            request_id_var.reset(tokens[0])
+            clinic_var.reset(tokens[1])
+
+
 def create_app() -> Litestar:
     """Build the ASGI app. Services must be reachable (see ``carebook.runtime``)."""
     settings = get_settings()
-    return Litestar(
+    formatter = {"()": formatter_class(settings.log_format)}
+    return CarebookApp(
         route_handlers=route_handlers(),
         request_class=CarebookRequest,
         # Unrouted paths: an HTML page for browsers, problem+json for API clients.
@@ -162,9 +210,18 @@ def create_app() -> Litestar:
             start_sweeper,
             start_relay,
             start_scheduler,
+            start_metrics,
             freeze_startup_objects,
         ],
-        on_shutdown=[stop_scheduler, stop_relay, stop_sweeper, stop_hub, stop_pool, close_redis],
+        on_shutdown=[
+            stop_metrics,
+            stop_scheduler,
+            stop_relay,
+            stop_sweeper,
+            stop_hub,
+            stop_pool,
+            close_redis,
+        ],
         openapi_config=OpenAPIConfig(
             title="Carebook API",
             version="1.0.0",
@@ -183,11 +240,21 @@ def create_app() -> Litestar:
         # Synchronous console logging: Litestar's default queue handler writes from a thread,
         # and records still queued are lost when uvicorn re-raises SIGTERM to exit.
         logging_config=LoggingConfig(
+            formatters={"standard": formatter},
+            filters={"context": {"()": "carebook.logs.ContextFilter"}},
             handlers={
-                "console": {"class": "carebook.app.CurrentStderrHandler", "formatter": "standard"}
+                "console": {
+                    "class": "carebook.app.CurrentStderrHandler",
+                    "formatter": "standard",
+                    "filters": ["context"],
+                }
             },
-            root={"level": "INFO", "handlers": ["console"]},
-            loggers={"litestar": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+            root={"level": settings.log_level, "handlers": ["console"]},
+            loggers={
+                "litestar": {"level": "INFO", "handlers": ["console"], "propagate": False},
+                # The access line is ours (route templates); uvicorn's has query strings.
+                "uvicorn.access": {"level": "WARNING"},
+            },
             log_exceptions="debug" if settings.debug else "never",
         ),
         debug=settings.debug,

@@ -95,6 +95,39 @@ def cmd_tenants_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tenants_export(args: argparse.Namespace) -> int:
+    _services()
+    from pathlib import Path
+
+    from carebook.errors import CarebookError
+    from tenants.backup import export_clinic
+
+    try:
+        info = asyncio.run(export_clinic(os.environ["DATABASE_URL"], args.slug, Path(args.output)))
+    except CarebookError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 2
+    rows = ", ".join(f"{t}: {n}" for t, n in info.tables.items())
+    print(f"clinic {info.slug} (schema {info.schema}) exported to {args.output} ({rows})")
+    return 0
+
+
+def cmd_tenants_import(args: argparse.Namespace) -> int:
+    _services()
+    from pathlib import Path
+
+    from carebook.errors import CarebookError
+    from tenants.backup import import_clinic
+
+    try:
+        info = asyncio.run(import_clinic(os.environ["DATABASE_URL"], Path(args.archive)))
+    except CarebookError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 2
+    print(f"clinic {info.slug} (schema {info.schema}) imported from {args.archive}")
+    return 0
+
+
 def cmd_create_platform_admin(args: argparse.Namespace) -> int:
     if not _services_migrated():
         return 2
@@ -142,6 +175,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         # `carebook scheduler`.
         os.environ["CAREBOOK_SCHEDULER"] = "1"
         start_embedded_worker()
+    if args.workers > 1:
+        _prometheus_multiprocess_dir()
     uvicorn.run(
         "carebook.app:create_app",
         factory=True,
@@ -149,8 +184,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # Our own access line (carebook.access) names route templates; uvicorn's would log
+        # query strings, and manage links carry their token there.
+        access_log=False,
     )
     return 0
+
+
+def _prometheus_multiprocess_dir() -> None:
+    """Several uvicorn workers: Prometheus multi-process mode, so /metrics (served by any one
+    worker) adds up every worker. The folder is emptied at start (stale pids' files)."""
+    import shutil
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = get_settings().data_dir / "prometheus" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -213,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin-email", required=True)
     create.set_defaults(func=cmd_tenants_create)
     tenants.add_parser("list", help="list clinics").set_defaults(func=cmd_tenants_list)
+    export = tenants.add_parser("export", help="archive one clinic (schema + platform rows)")
+    export.add_argument("slug")
+    export.add_argument("-o", "--output", required=True, help="archive file to write (.tar)")
+    export.set_defaults(func=cmd_tenants_export)
+    restore = tenants.add_parser(
+        "import", help="restore a clinic archive into this (migrated) database"
+    )
+    restore.add_argument("archive")
+    restore.set_defaults(func=cmd_tenants_import)
 
     users = sub.add_parser("users", help="platform users").add_subparsers(dest="sub", required=True)
     admin = users.add_parser("create-platform-admin", help="create or update a platform admin")

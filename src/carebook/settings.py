@@ -53,6 +53,8 @@ class Settings:
     base_url_configured: bool = False
     """CAREBOOK_BASE_URL was set: links use it, whatever host a request came by."""
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    log_format: str = "plain"  # or "json": one JSON object per line
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,6 +74,8 @@ class Settings:
             sse_queue_size=_int("CAREBOOK_SSE_QUEUE", 1000),
             sse_heartbeat_seconds=float(os.environ.get("CAREBOOK_SSE_HEARTBEAT_SECONDS") or 15),
             event_retention_hours=_int("CAREBOOK_EVENT_RETENTION_HOURS", 48),
+            log_format="json" if os.environ.get("CAREBOOK_LOG_FORMAT") == "json" else "plain",
+            log_level=os.environ.get("CAREBOOK_LOG_LEVEL", "INFO").upper(),
             trusted_proxies=tuple(
                 p for p in os.environ.get("CAREBOOK_TRUSTED_PROXIES", "").split(",") if p
             ),

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, Parameter
 
 from carebook.errors import NotFound, Unauthorized
 from carebook.ratelimit import limit
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.tokens import token_digest
-from tenants import service
+from tenants import service, usage
 from tenants import staff as staff_store
 from tenants.guards import (
     CSRF_HEADER,
@@ -67,6 +67,15 @@ class PlatformClinicsController(Controller):
     @get("/{slug:str}", summary="One clinic")
     async def show(self, platform_user: NamedDependency[int], slug: FromPath[str]) -> ClinicOut:
         return _clinic(await service.clinic_row(slug))
+
+    @get("/{slug:str}/usage", summary="One clinic's usage")
+    async def usage(
+        self, platform_user: NamedDependency[int], slug: FromPath[str]
+    ) -> dict[str, Any]:
+        found = await usage.clinics_usage(slug=slug, limit=1)
+        if not found:
+            raise NotFound(f"There is no clinic '{slug}'.", code="clinic_not_found")
+        return found[0].as_json()
 
     @post("/{slug:str}/suspend", status_code=200, summary="Suspend a clinic")
     async def suspend(self, platform_user: NamedDependency[int], slug: FromPath[str]) -> ClinicOut:
@@ -230,8 +239,23 @@ class StaffTokensController(Controller):
                 raise NotFound("No such active token.", code="token_not_found")
 
 
+@get(
+    "/api/v1/platform/usage",
+    tags=["platform"],
+    dependencies=PLATFORM,
+    summary="Clinics' usage: appointments this month, active staff, last activity, schema size",
+)
+async def clinics_usage(
+    platform_user: NamedDependency[int],
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Parameter(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    return [u.as_json() for u in await usage.clinics_usage(limit=limit, offset=offset)]
+
+
 route_handlers = [
     PlatformClinicsController,
+    clinics_usage,
     StaffAuthController,
     StaffAdminController,
     StaffTokensController,

@@ -50,6 +50,11 @@ def _cache_ttl() -> float:
     return float(os.environ.get("CAREBOOK_TENANT_CACHE_SECONDS", "2"))
 
 
+def forget_cached(slug: str) -> None:
+    """Drop this process' cached registry row of ``slug`` (after the admin changed it)."""
+    _cache.pop(slug, None)
+
+
 async def find_tenant(slug: str) -> Tenant:
     """The clinic for a slug (any status); unknown or malformed slugs are a 404."""
     cached = _cache.get(slug)

@@ -5,6 +5,8 @@ tables live in every clinic schema (DDL in ``sql/tenant/``) and are used inside 
 transaction, where ``search_path`` points at the clinic.
 """
 
+from enum import StrEnum
+
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import (
     JSONB,
@@ -19,14 +21,29 @@ from piccolo.columns import (
 from piccolo.table import Table
 
 
+class TenantStatus(StrEnum):
+    """The statuses a clinic can be in (the registry's CHECK constraint lists the same)."""
+
+    active = "active"
+    suspended = "suspended"
+
+
 class Tenant(Table, tablename="tenants"):
+    """The clinic registry. Piccolo admin edits it only through the guards in
+    ``tenants.admin``: created by onboarding, slug and schema read-only, never deleted."""
+
     id = UUID(primary_key=True)
-    slug = Varchar(length=40, unique=True)
-    schema_name = Varchar(length=63, unique=True)
+    slug = Varchar(length=40, unique=True, help_text="Read-only after creation.")
+    schema_name = Varchar(length=63, unique=True, help_text="Read-only: derived from the slug.")
     name = Text()
-    timezone = Text()
+    timezone = Text(help_text="An IANA time zone, e.g. Europe/Berlin.")
     settings = JSONB(default={})
-    status = Varchar(length=16, default="active")
+    status = Varchar(
+        length=16,
+        default=TenantStatus.active,
+        choices=TenantStatus,
+        help_text="Suspended clinics take no bookings and their staff cannot sign in.",
+    )
     created_at = Timestamptz()
 
 

@@ -11,11 +11,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from calendars.schemas import PublicCalendar
-from carebook.errors import NotFound
+from carebook.errors import NotFound, TenantNotFound
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant
 from carebook.urls import public_base_url
 from tenants.guards import provide_public_tenant
+from tenants.service import find_tenant
 from web import reads
 from web.display import (
     KIND_LABELS,
@@ -63,6 +64,42 @@ async def lowercase_clinic(request: Request[Any, Any, Any]) -> Response[Any] | N
     path = request.url.path.replace(f"/c/{clinic}", f"/c/{clinic.lower()}", 1)
     query = request.url.query
     return Redirect(path + (f"?{query}" if query else ""), status_code=301)
+
+
+async def _suspended_manage_page(
+    tenant: Tenant, appointment_id: str, token: str | None
+) -> Template:
+    """A valid manage link of a suspended clinic explains what happened (the booking was not
+    cancelled by this); anyone else sees the clinic as unavailable, like its other pages."""
+    try:
+        appt = await reads.appointment_for_patient(tenant, appointment_id, token)
+    except NotFound:
+        raise TenantNotFound(
+            f"The clinic '{tenant.slug}' is not taking bookings right now.",
+            code="clinic_unavailable",
+        ) from None
+    zone = zone_or(appt.patient_timezone, tenant.timezone)
+    when = (
+        f"{date_text(appt.starts_at, zone)}, {time_range_text(appt.starts_at, appt.ends_at, zone)}"
+    )
+    return Template(
+        "error.html",
+        status_code=200,
+        headers={**PAGE_HEADERS, **PRIVATE_HEADERS},
+        context={
+            "page_title": f"{tenant.name} is not available online",
+            "tenant": tenant,
+            "heading": f"{tenant.name} is not available online right now",
+            "detail": (
+                f"The clinic has paused its online services, so this appointment ({when}, "
+                f"{zone.key}) cannot be viewed or changed here for now. Pausing online "
+                "services does not cancel appointments: please contact the clinic directly "
+                "about your visit."
+            ),
+            "code": "clinic_suspended",
+            "clinic_url": None,
+        },
+    )
 
 
 class PublicPages(Controller):
@@ -137,7 +174,9 @@ class PublicPages(Controller):
         token: FromQuery[str | None] = None,
     ) -> Template:
         """A read-only view of one appointment for the holder of its manage link."""
-        tenant = await provide_public_tenant(clinic)
+        tenant = await find_tenant(clinic)
+        if not tenant.active:
+            return await _suspended_manage_page(tenant, appointment_id, token)
         try:
             appt = await reads.appointment_for_patient(tenant, appointment_id, token)
         except NotFound as exc:

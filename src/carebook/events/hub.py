@@ -26,6 +26,7 @@ from carebook.events.outbox import AVAILABILITY_CHANGED, NOTIFY_CHANNEL
 from carebook.events.retention import prune_events
 from carebook.events.signals import chain_exit_signals, restore_signals
 from carebook.events.subscriber import Event, Subscriber
+from carebook.metrics import OUTBOX_LAG
 from carebook.settings import get_settings
 from carebook.tenancy import quote_ident, tenant_tx
 
@@ -306,12 +307,15 @@ class Hub:
             raise ConnectionError("not listening")
         async with self._conn_lock:
             rows = await conn.fetch(
-                f"SELECT id, type, specialist_id, data FROM {quote_ident(feed.schema)}.events "
+                "SELECT id, type, specialist_id, data, "
+                "extract(epoch FROM clock_timestamp() - created_at)::float8 AS lag "
+                f"FROM {quote_ident(feed.schema)}.events "
                 "WHERE id > $1 ORDER BY id LIMIT $2",
                 feed.last_id,
                 FETCH_BATCH,
             )
         for row in rows:
+            OUTBOX_LAG.observe(max(row["lag"], 0.0))
             event = Event.from_row(row)
             if event.type == AVAILABILITY_CHANGED and (
                 event.calendar_id is not None or event.specialist_id is None
@@ -405,7 +409,9 @@ async def start_hub() -> None:
     global _hub
     if _hub is not None:
         return
-    _hub = Hub(os.environ["DATABASE_URL"])
+    # Direct to PostgreSQL even when DATABASE_URL goes through PgBouncer in transaction
+    # mode, where a session's LISTEN would not survive the transaction (docs/operations.md).
+    _hub = Hub(os.environ.get("CAREBOOK_LISTEN_DATABASE_URL") or os.environ["DATABASE_URL"])
     await _hub.start()
     chain_exit_signals(_hub.drain)
 
