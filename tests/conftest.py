@@ -188,7 +188,7 @@ def start_live_server(name: str, extra_env: dict[str, str] | None = None) -> Liv
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a loaded 2-core machine starts slowly
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
