@@ -138,6 +138,9 @@ class SmtpChannel:
             if all(500 <= c < 600 for c in codes):
                 raise PermanentFailure(f"recipient refused ({codes})", bounced=True) from None
             raise TemporaryFailure(f"recipient deferred ({codes})") from None
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            # Our credentials, not the message: keep it queued until the operator fixes them.
+            raise TemporaryFailure(f"SMTP authentication failed ({exc.code})") from None
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
                 raise PermanentFailure(f"SMTP {exc.code}: {exc.message[:200]}") from None

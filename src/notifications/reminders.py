@@ -30,7 +30,8 @@ def due_instants(
     """``(lead, due)`` for every lead whose due instant is still ahead, largest lead first."""
     out = []
     for lead in sorted(set(leads_hours), reverse=True):
-        due = starts_at - timedelta(hours=lead)
+        # In UTC: aware arithmetic in a named zone is wall-clock arithmetic in Python.
+        due = starts_at.astimezone(UTC) - timedelta(hours=lead)
         if due > now:
             out.append((lead, due))
     return out

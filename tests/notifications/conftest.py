@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
@@ -18,6 +20,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from carebook.tenancy import Tenant
 from tests.bookings.support import Setup, bookable, booking_body, idem, place_hold, slot
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd narrates every command
 
 
 def free_port() -> int:
@@ -89,12 +93,14 @@ async def book_one(
     hour: int = 10,
     setup: Setup | None = None,
     patient_tz: str = "Europe/Berlin",
+    start: datetime | None = None,
 ) -> Booked:
     from carebook.tenancy import tenant_tx
 
     setup = setup or await bookable(tenant)
     public = f"/api/v1/clinics/{tenant.slug}/public"
-    hold = await place_hold(client, public, setup, slot(tenant, days=days, hour=hour))
+    start = start or slot(tenant, days=days, hour=hour)
+    hold = await place_hold(client, public, setup, start)
     body = booking_body(hold, email=email_addr)
     body["patient"]["timezone"] = patient_tz
     r = await client.post(f"{public}/bookings", json=body, headers=idem())
@@ -105,3 +111,33 @@ async def book_one(
             "SELECT email FROM specialists WHERE id = $1", setup.specialist_id
         )
     return Booked(setup, UUID(data["appointment_id"]), data["manage_url"], email_addr, sp_email)
+
+
+async def move(tenant: Tenant, appointment_id: UUID, *, hours: int) -> None:
+    """Stand-in for the lifecycle's reschedule until it is on main: a new start, version+1."""
+    from carebook.tenancy import tenant_tx
+
+    async with tenant_tx(tenant) as conn:
+        await conn.execute(
+            """UPDATE appointments SET starts_at = starts_at + make_interval(hours => $2),
+                   ends_at = ends_at + make_interval(hours => $2),
+                   blocking = tstzrange(lower(blocking) + make_interval(hours => $2),
+                                        upper(blocking) + make_interval(hours => $2)),
+                   version = version + 1, updated_at = now()
+               WHERE id = $1""",
+            appointment_id,
+            hours,
+        )
+
+
+async def set_status(tenant: Tenant, appointment_id: UUID, status: str) -> None:
+    """Stand-in for the lifecycle's transition until it is on main."""
+    from carebook.tenancy import tenant_tx
+
+    async with tenant_tx(tenant) as conn:
+        await conn.execute(
+            "UPDATE appointments SET status = $2, version = version + 1, updated_at = now() "
+            "WHERE id = $1",
+            appointment_id,
+            status,
+        )
