@@ -5,19 +5,21 @@ across a spring-forward night is 49 h of wall-clock time), and the message names
 in the recipient's own zone (tests/notifications/test_reminders.py checks both at a DST
 boundary).
 
-Each reminder is a scheduled job keyed ``notify:reminder:<appointment>:<lead>h``: planning
-again (after a reschedule) replaces the due time, cancelling removes them, and the reminder
-re-checks the start it was planned for when it runs (``service.on_reminder``).
+Each reminder is a scheduled job keyed ``appointment:<id>:notify-reminder:<lead>h``
+(``carebook.jobs.outbox.schedule``): the lifecycle drops every ``appointment:<id>:`` job in
+the transaction that cancels or moves the appointment, ``on_rescheduled`` plans them again
+for the new start, and the reminder re-checks the start it was planned for when it runs.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
+import asyncpg
+
+from carebook.jobs import outbox
 from carebook.tenancy import Tenant, run_in_tenant_tx
 
 log = logging.getLogger(__name__)
@@ -37,28 +39,20 @@ def due_instants(
     return out
 
 
+def key_prefix(appointment_id: UUID) -> str:
+    return f"appointment:{appointment_id}:notify-reminder:"
+
+
 def job_key(appointment_id: UUID, lead: int) -> str:
-    return f"notify:reminder:{appointment_id}:{lead}h"
-
-
-def _outbox() -> Any | None:
-    """The lifecycle's job outbox (``carebook.jobs.outbox``), once it exists."""
-    try:
-        return importlib.import_module("carebook.jobs.outbox")
-    except ModuleNotFoundError:
-        return None
+    return f"{key_prefix(appointment_id)}{lead}h"
 
 
 async def plan(tenant: Tenant, appointment_id: UUID, starts_at: datetime) -> list[datetime]:
     """Schedule (or move) this appointment's reminders; returns their due instants."""
     due = due_instants(starts_at, tenant.settings.reminder_leads_hours, datetime.now(UTC))
-    outbox = _outbox()
-    if outbox is None:
-        log.warning("no job scheduler yet: reminders for %s not planned", appointment_id)
-        return [d for _, d in due]
 
-    async def work(conn: Any) -> None:
-        await outbox.unschedule(conn, f"notify:reminder:{appointment_id}:")
+    async def work(conn: asyncpg.Connection) -> None:
+        await outbox.unschedule(conn, key_prefix(appointment_id))
         for lead, at in due:
             args = {
                 "appointment_id": str(appointment_id),
@@ -72,11 +66,7 @@ async def plan(tenant: Tenant, appointment_id: UUID, starts_at: datetime) -> lis
 
 
 async def cancel(tenant: Tenant, appointment_id: UUID) -> None:
-    outbox = _outbox()
-    if outbox is None:
-        return
-
-    async def work(conn: Any) -> None:
-        await outbox.unschedule(conn, f"notify:reminder:{appointment_id}:")
+    async def work(conn: asyncpg.Connection) -> None:
+        await outbox.unschedule(conn, key_prefix(appointment_id))
 
     await run_in_tenant_tx(tenant, work)

@@ -242,6 +242,17 @@ async def on_upcoming(tenant: Tenant, appointment_id: UUID, job_id: UUID | None)
     await on_reminder(tenant, appointment_id, job_id, tenant.settings.reminder_lead_hours)
 
 
+async def history_reason(tenant: Tenant, history_id: object) -> str | None:
+    """The reason recorded with a lifecycle event (a cancellation's reason)."""
+    if history_id is None:
+        return None
+    async with tenant_tx(tenant) as conn:
+        reason: str | None = await conn.fetchval(
+            "SELECT reason FROM appointment_history WHERE id = $1", int(str(history_id))
+        )
+    return reason
+
+
 async def on_confirmed(tenant: Tenant, appointment_id: UUID, job_id: UUID | None) -> None:
     """Staff confirmed the appointment: nothing is sent (the spec lists no message)."""
 

@@ -8,7 +8,7 @@ import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
@@ -113,31 +113,25 @@ async def book_one(
     return Booked(setup, UUID(data["appointment_id"]), data["manage_url"], email_addr, sp_email)
 
 
-async def move(tenant: Tenant, appointment_id: UUID, *, hours: int) -> None:
-    """Stand-in for the lifecycle's reschedule until it is on main: a new start, version+1."""
-    from carebook.tenancy import tenant_tx
+async def move(client: httpx.AsyncClient, clinic: Any, appointment_id: UUID, *, hours: int) -> None:
+    """Reschedule through the staff API by ``hours``."""
+    from tests.bookings.lifecycle_support import detail
 
-    async with tenant_tx(tenant) as conn:
-        await conn.execute(
-            """UPDATE appointments SET starts_at = starts_at + make_interval(hours => $2),
-                   ends_at = ends_at + make_interval(hours => $2),
-                   blocking = tstzrange(lower(blocking) + make_interval(hours => $2),
-                                        upper(blocking) + make_interval(hours => $2)),
-                   version = version + 1, updated_at = now()
-               WHERE id = $1""",
-            appointment_id,
-            hours,
-        )
+    body = await detail(client, clinic, appointment_id)
+    new_start = datetime.fromisoformat(body["start"]) + timedelta(hours=hours)
+    r = await client.post(
+        f"{clinic.api}/appointments/{appointment_id}/reschedule",
+        json={"version": body["version"], "start": new_start.isoformat()},
+        headers=clinic.headers,
+    )
+    assert r.status_code == 200, r.text
 
 
-async def set_status(tenant: Tenant, appointment_id: UUID, status: str) -> None:
-    """Stand-in for the lifecycle's transition until it is on main."""
-    from carebook.tenancy import tenant_tx
+async def cancel(
+    client: httpx.AsyncClient, clinic: Any, appointment_id: UUID, reason: str = "Patient called"
+) -> None:
+    """Cancel through the staff API."""
+    from tests.bookings.lifecycle_support import act
 
-    async with tenant_tx(tenant) as conn:
-        await conn.execute(
-            "UPDATE appointments SET status = $2, version = version + 1, updated_at = now() "
-            "WHERE id = $1",
-            appointment_id,
-            status,
-        )
+    r = await act(client, clinic, appointment_id, "cancel", reason=reason)
+    assert r.status_code == 200, r.text

@@ -5,12 +5,11 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import httpx
-import pytest
 from icalendar import Calendar
 
 from notifications import service
 from tests.conftest import Clinic
-from tests.notifications.conftest import Inbox, book_one, move, set_status
+from tests.notifications.conftest import Inbox, book_one, cancel, move
 
 
 def ics_of(mail: EmailMessage) -> Calendar:
@@ -35,7 +34,7 @@ async def test_cancellation_tells_both_sides_and_cancels_the_calendar_event(
 ) -> None:
     booked = await book_one(client, clinic.tenant)
     await service.on_booked(clinic.tenant, booked.appointment_id, None)
-    await set_status(clinic.tenant, booked.appointment_id, "cancelled")
+    await cancel(client, clinic, booked.appointment_id, "Doctor is ill")
     for _ in range(2):  # a duplicated job
         await service.on_cancelled(clinic.tenant, booked.appointment_id, None, "Doctor is ill")
 
@@ -56,10 +55,10 @@ async def test_reschedule_notice_once_per_new_time_with_same_uid_higher_sequence
 ) -> None:
     booked = await book_one(client, clinic.tenant, hour=10)
     await service.on_booked(clinic.tenant, booked.appointment_id, None)
-    await move(clinic.tenant, booked.appointment_id, hours=3)
+    await move(client, clinic, booked.appointment_id, hours=3)
     await service.on_rescheduled(clinic.tenant, booked.appointment_id, None)
     await service.on_rescheduled(clinic.tenant, booked.appointment_id, None)  # duplicate
-    await move(clinic.tenant, booked.appointment_id, hours=1)
+    await move(client, clinic, booked.appointment_id, hours=1)
     await service.on_rescheduled(clinic.tenant, booked.appointment_id, None)
 
     first, moved, moved_again = smtp.to(booked.patient_email)
@@ -87,21 +86,20 @@ async def test_reminder_goes_to_both_once_and_never_at_an_old_time(
     assert len(smtp.to(booked.specialist_email)) == 2
 
     # Moved since the reminder was planned: the stale reminder sends nothing.
-    await move(clinic.tenant, booked.appointment_id, hours=2)
+    await move(client, clinic, booked.appointment_id, hours=2)
     await service.on_reminder(clinic.tenant, booked.appointment_id, None, 24, planned_for)
     assert len(smtp.to(booked.patient_email)) == 2
     # Cancelled: no reminder either.
-    await set_status(clinic.tenant, booked.appointment_id, "cancelled")
+    await cancel(client, clinic, booked.appointment_id)
     await service.on_reminder(clinic.tenant, booked.appointment_id, None, 24, None)
     assert len(smtp.to(booked.patient_email)) == 2
 
 
-@pytest.mark.parametrize("status", ["cancelled"])
 async def test_confirmation_not_sent_for_an_appointment_cancelled_before_the_job_ran(
-    client: httpx.AsyncClient, clinic: Clinic, smtp: Inbox, status: str
+    client: httpx.AsyncClient, clinic: Clinic, smtp: Inbox
 ) -> None:
     booked = await book_one(client, clinic.tenant)
-    await set_status(clinic.tenant, booked.appointment_id, status)
+    await cancel(client, clinic, booked.appointment_id)
     await service.on_booked(clinic.tenant, booked.appointment_id, None)
     await service.on_rescheduled(clinic.tenant, booked.appointment_id, None)
     assert smtp.messages == []
