@@ -17,6 +17,7 @@ from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut, Sta
 from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
+from notifications import preferences
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 HOLD_TOKEN_HEADER = "X-Hold-Token"  # noqa: S105 - a header name
@@ -128,6 +129,11 @@ class PublicHoldsController(Controller):
     ) -> Response[BookingOut]:
         await limit(request, tenant.slug, "booking")
         key = idempotency.valid_key(idempotency_key)
+        # The patient's language for the messages about this booking (before booking: the
+        # confirmation job may run as soon as the booking commits).
+        await preferences.remember_language(
+            tenant, data.patient.email, preferences.chosen_language(request)
+        )
         body = await book(tenant, key, data)
         return Response(body, status_code=201)  # type: ignore[arg-type]
 

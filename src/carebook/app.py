@@ -22,6 +22,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Receive, Scope, Send
 
 from bookings.sweeper import start_sweeper, stop_sweeper
+from carebook import i18n
 from carebook.errors import exception_handlers
 from carebook.events.hub import start_hub, stop_hub
 from carebook.jobs.relay import start_relay, stop_relay
@@ -168,7 +169,11 @@ def create_app() -> Litestar:
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
         ),
-        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=WEB_DIR / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=lambda engine: i18n.install(engine.engine),
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         response_cache_config=ResponseCacheConfig(),
         # Synchronous console logging: Litestar's default queue handler writes from a thread,

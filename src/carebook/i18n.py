@@ -28,6 +28,11 @@ from jinja2.runtime import Context
 DEFAULT_LANGUAGE = "en"
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogs; translated later, where the language is known."""
+    return message
+
+
 @cache
 def available_languages() -> tuple[str, ...]:
     """English (the source language) plus every language with a catalog."""
@@ -102,20 +107,25 @@ def ngettext(lang: str, singular: str, plural: str, n: int) -> str:
     return str(translations(lang).ungettext(singular, plural, n))
 
 
+# Formats per language: English pages and messages use the 24-hour clock and day-month order
+# (en_GB), as the pages did before; other languages use their own CLDR defaults.
+FORMAT_LOCALES = {"en": "en_GB"}
+
+
 def _locale(lang: str) -> Locale:
     try:
-        return Locale.parse(lang)
+        return Locale.parse(FORMAT_LOCALES.get(lang, lang))
     except (UnknownLocaleError, ValueError):
         return Locale.parse(DEFAULT_LANGUAGE)
 
 
 def date_text(instant: datetime, zone: ZoneInfo, lang: str) -> str:
-    """``Monday, 29 March 2027`` / ``Montag, 29. März 2027`` in ``zone``."""
+    """``Monday 29 March 2027`` / ``Montag, 29. März 2027`` in ``zone``."""
     return str(format_date(instant.astimezone(zone).date(), format="full", locale=_locale(lang)))
 
 
 def time_text(instant: datetime, zone: ZoneInfo, lang: str) -> str:
-    """``10:00 AM`` / ``10:00`` in ``zone`` (the locale's short time)."""
+    """``10:00`` in ``zone`` (the locale's short time)."""
     return str(format_time(instant.astimezone(zone), format="short", locale=_locale(lang)))
 
 
@@ -124,27 +134,68 @@ def zone_text(zone: ZoneInfo, instant: datetime) -> str:
     return f"{zone.key} ({instant.astimezone(zone).tzname()})"
 
 
+LANG_COOKIE = "carebook_lang"
+
+
+def request_language(request: Any, default: str | None = None) -> str:
+    """A page's language: ``?lang=``, else the ``carebook_lang`` cookie (the patient's
+    choice), else ``Accept-Language``, else ``default`` (the clinic's), else English.
+    Computed once per request (kept in ``request.state``)."""
+    if request is None:
+        return normalize(default) or DEFAULT_LANGUAGE
+    cached = request.state.get("carebook_lang") if hasattr(request, "state") else None
+    if cached:
+        return str(cached)
+    choice = normalize(request.query_params.get("lang")) or normalize(
+        request.cookies.get(LANG_COOKIE)
+    )
+    lang = choose(choice, request.headers.get("accept-language"), default)
+    request.state.carebook_lang = lang
+    return lang
+
+
+def context_language(ctx: Any) -> str:
+    """The language of a template render: ``lang`` if given, else the request's (with the
+    clinic's default when the page has a ``tenant``)."""
+    if lang := ctx.get("lang"):
+        return str(lang)
+    tenant = ctx.get("tenant")
+    default = getattr(getattr(tenant, "settings", None), "default_language", None)
+    return request_language(ctx.get("request"), default)
+
+
 def install(env: Environment) -> None:
-    """``{% trans %}``/``_()`` in ``env`` translate into the template variable ``lang``."""
+    """``{% trans %}``/``_()`` in ``env`` translate into the render's language
+    (``context_language``); ``page_lang()`` gives it for ``<html lang>``."""
     env.add_extension("jinja2.ext.i18n")
 
     @pass_context
     def _gettext(ctx: Context, message: str) -> str:
-        return gettext(str(ctx.get("lang") or DEFAULT_LANGUAGE), message)
+        return gettext(context_language(ctx), message)
 
     @pass_context
     def _ngettext(ctx: Context, singular: str, plural: str, n: int) -> str:
-        return ngettext(str(ctx.get("lang") or DEFAULT_LANGUAGE), singular, plural, n)
+        return ngettext(context_language(ctx), singular, plural, n)
+
+    @pass_context
+    def page_lang(ctx: Context) -> str:
+        return context_language(ctx)
+
+    @pass_context
+    def language_links(ctx: Context) -> list[dict[str, Any]]:
+        return languages_for_picker(context_language(ctx))
 
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
+    env.globals["page_lang"] = page_lang
+    env.globals["language_links"] = language_links
 
 
 def languages_for_picker(current: str) -> list[dict[str, Any]]:
     """Each available language named in itself (``Deutsch``), for a language switcher."""
     return [
-        {"code": code, "name": (_locale(code).get_display_name(code) or code).capitalize(),
+        {"code": code, "name": (Locale.parse(code).get_display_name(code) or code).capitalize(),
          "current": code == current}
         for code in available_languages()
     ]  # fmt: skip

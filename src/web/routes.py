@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from calendars.schemas import PublicCalendar
+from carebook import i18n
 from carebook.errors import NotFound
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant
 from tenants.guards import provide_public_tenant
 from web import reads
-from web.display import (
-    KIND_LABELS,
-    STATUS_LABELS,
-    date_text,
-    duration_text,
-    time_range_text,
-    zone_or,
-)
+from web.display import KIND_LABELS, STATUS_LABELS, duration_text, zone_or
 from web.errors import HTML_EXCEPTION_HANDLERS, PAGE_HEADERS, error_page
 from web.ics import appointment_ics
 from web.money import format_price
@@ -118,6 +113,7 @@ class PublicPages(Controller):
     @get("/manage/{appointment_id:str}", name="web:manage")
     async def manage_page(
         self,
+        request: Request[Any, Any, Any],
         clinic: FromPath[str],
         appointment_id: FromPath[str],
         token: FromQuery[str | None] = None,
@@ -130,21 +126,28 @@ class PublicPages(Controller):
             return error_page(exc, tenant=tenant)
         zone = zone_or(appt.patient_timezone, tenant.timezone)
         clinic_zone = zone_or(tenant.timezone, "UTC")
+        lang = i18n.request_language(request, tenant.settings.default_language)
+
+        def when(z: ZoneInfo) -> tuple[str, str]:  # date and time range in the page's language
+            start = i18n.time_text(appt.starts_at, z, lang)
+            end = i18n.time_text(appt.ends_at, z, lang)
+            return i18n.date_text(appt.starts_at, z, lang), f"{start}–{end}"
+
+        date, times = when(zone)
         return Template(
             "manage.html",
             headers=PRIVATE_HEADERS,
             context={
                 "tenant": tenant,
                 "appt": appt,
-                "page_title": f"Your appointment – {tenant.name}",
-                "status": STATUS_LABELS.get(appt.status, appt.status),
-                "date": date_text(appt.starts_at, zone),
-                "times": time_range_text(appt.starts_at, appt.ends_at, zone),
+                "page_title": f"{i18n.gettext(lang, 'Your appointment')} – {tenant.name}",
+                "status": i18n.gettext(lang, STATUS_LABELS.get(appt.status, appt.status)),
+                "date": date,
+                "times": times,
                 "zone": zone.key,
                 "clinic_times": None
                 if zone.key == clinic_zone.key
-                else f"{date_text(appt.starts_at, clinic_zone)}, "
-                f"{time_range_text(appt.starts_at, appt.ends_at, clinic_zone)}",
+                else ", ".join(when(clinic_zone)),
                 "price": format_price(appt.price_minor, appt.currency),
                 "ics_url": ics_path(tenant, appt.id, token or ""),
             },

@@ -47,9 +47,9 @@ async def test_reminder_after_spring_forward_names_the_local_time(
         )
     [berlin] = smtp.to(booked.patient_email)
     text = berlin.get_body(("plain",)).get_content()
-    assert "Monday, March 29, 2027" in text
-    assert "10:00\u202fAM" in text and "Europe/Berlin (CEST)" in text
+    assert "Monday, 29 March 2027" in text
+    assert "10:00" in text and "Europe/Berlin (CEST)" in text
     # New York was already on EDT (since 14 March): 11:00 CEST is 05:00 EDT.
     [new_york] = smtp.to("ny@example.test")
     text = new_york.get_body(("plain",)).get_content()
-    assert "5:00\u202fAM" in text and "America/New_York (EDT)" in text
+    assert "05:00" in text and "America/New_York (EDT)" in text

@@ -65,7 +65,7 @@ async def test_lifecycle_messages_through_the_worker(
     assert r.status_code == 200, r.text
     await wait_for(arrived(smtp, patient, 2))
     moved = smtp.to(patient)[1]
-    assert "moved" in moved["Subject"] and "2:00 PM" in moved["Subject"]
+    assert "moved" in moved["Subject"] and "14:00" in moved["Subject"]
 
     async def replanned() -> bool:
         return await reminder_rows(clinic, aid) == {"24h": new_start - timedelta(hours=24)}

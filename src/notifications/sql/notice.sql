@@ -10,5 +10,5 @@ FROM appointments a
 JOIN calendars c ON c.id = a.calendar_id
 JOIN specialists sp ON sp.id = a.specialist_id
 LEFT JOIN patients p ON p.id = a.patient_id
-LEFT JOIN patient_preferences pp ON pp.patient_id = p.id
+LEFT JOIN patient_preferences pp ON pp.email_key = lower(p.email)
 WHERE a.id = $1
