@@ -11,7 +11,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from carebook.jobs.actor import Job, job_actor
-from notifications import reminders, service
+from notifications import magic, reminders, service
 
 QUEUE = "notifications"
 
@@ -61,3 +61,9 @@ async def reminder(job: Job) -> None:
         int(job.args["lead_hours"]),
         job.args.get("starts_at"),
     )
+
+
+@job_actor(magic.ACTOR, queue=QUEUE)
+async def magic_link(job: Job) -> None:
+    """E-mail a sign-in link to a known patient (unknown addresses: nothing is sent)."""
+    await magic.send_link(job.tenant, UUID(str(job.args["magic_link_id"])), job.id)

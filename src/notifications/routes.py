@@ -86,4 +86,10 @@ def _outbox_out(r: Any) -> OutboxMessage:
     )  # fmt: skip
 
 
-route_handlers: list[Any] = [NotificationsController]
+def _pages() -> list[Any]:
+    from notifications.pages import route_handlers as pages
+
+    return pages
+
+
+route_handlers: list[Any] = [NotificationsController, *_pages()]

@@ -135,3 +135,24 @@ async def cancel(
 
     r = await act(client, clinic, appointment_id, "cancel", reason=reason)
     assert r.status_code == 200, r.text
+
+
+async def set_clinic_settings(slug: str, **values: Any) -> Tenant:
+    """Change a clinic's settings (what the settings API stores); the fresh Tenant."""
+    import json
+
+    from carebook.tenancy import platform_tx
+    from tenants.service import find_tenant
+
+    async with platform_tx() as conn:
+        await conn.execute(
+            "UPDATE public.tenants SET settings = settings || $2::jsonb WHERE slug = $1",
+            slug,
+            json.dumps(values),
+        )
+    return await find_tenant(slug)
+
+
+def fresh_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client on the same in-process app with its own cookie jar."""
+    return httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url))

@@ -40,10 +40,25 @@ CREATE TABLE outbox_messages (
 );
 CREATE INDEX outbox_messages_created_idx ON outbox_messages (created_at DESC);
 
--- A patient's own choices about messages (language now; channels later). Kept here, not in
--- bookings' patients table: the notifications domain owns what it decides by.
+-- A patient's own choices about messages (language now), by e-mail address: recorded when
+-- the booking request arrives, before the patient record exists. Kept here, not in bookings'
+-- patients table: the notifications domain owns what it decides by.
 CREATE TABLE patient_preferences (
-    patient_id uuid PRIMARY KEY REFERENCES patients (id) ON DELETE CASCADE,
-    language varchar(16),
+    email_key text PRIMARY KEY CHECK (email_key = lower(email_key) AND length(email_key) <= 254),
+    language varchar(16) NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Magic sign-in links: one row per request, known e-mail or not (both answer alike). The
+-- link's secret is an HMAC of the row id under the server's key (notifications/magic.py):
+-- nothing secret is stored. Single use (used_at), short-lived (expires_at).
+CREATE TABLE magic_links (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    email_key text NOT NULL CHECK (length(email_key) <= 254),
+    patient_id uuid REFERENCES patients (id) ON DELETE CASCADE,
+    language varchar(16) NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    used_at timestamptz
+);
+CREATE INDEX magic_links_email_idx ON magic_links (email_key, created_at);
