@@ -2,7 +2,8 @@
 
 - E-mail: syntax only (``email-validator``; no DNS or deliverability lookups). The ``.test``
   top-level domain reserved for testing (RFC 2606) is accepted, other special-use names
-  (``.invalid``, ``.local``, ``localhost``…) are not. The domain is lower-cased.
+  (``.invalid``, ``.local``, ``localhost``…) are not. The address is kept as typed (trimmed):
+  patients are matched case-insensitively already, and people recognise their own spelling.
 - Phone: parsed with ``phonenumbers`` in the clinic's region (a national number like
   ``030 1234567`` needs it) and stored as E.164 (``+49301234567``); a number that cannot be
   a real number of its country is a 422.
@@ -29,11 +30,10 @@ def normalize_email(value: str, field: str = "email") -> str:
             field, f"At most {MAX_EMAIL} characters.", code="invalid_email"
         )
     try:
-        return str(
-            validate_email(raw, check_deliverability=False, test_environment=True).normalized
-        )
+        validate_email(raw, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise ValidationFailed.field(field, str(exc), code="invalid_email") from None
+    return raw
 
 
 @cache

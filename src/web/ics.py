@@ -83,7 +83,7 @@ def appointment_ics(
             summary=f"{appt.calendar_name} – {tenant.name}",
             description=f"{appt.calendar_name} with {appt.specialist_name} at {tenant.name}.\n"
             f"View or manage your appointment: {manage_url}",
-            location=tenant.name,
+            location=", ".join(p for p in (tenant.name, tenant.settings.address) if p),
             url=manage_url,
             cancelled=appt.status in _CANCELLED,
             sequence=appt.version,
