@@ -63,3 +63,10 @@ def render(name: str, lang: str, tenant: Tenant, **values: Any) -> Rendered:
     body = Markup("".join(template.blocks["html"](ctx)))  # noqa: S704 - autoescaped above
     html = env.get_template("_layout.html").render(context, subject=subject, body=body)
     return Rendered(subject, text, html)
+
+
+def render_sms(name: str, lang: str, tenant: Tenant, **values: Any) -> str:
+    """A one-paragraph SMS text (``templates/sms_<name>.jinja``, block ``text``)."""
+    template = environment().get_template(f"sms_{name}.jinja")
+    ctx = template.new_context({"lang": lang, "clinic": clinic_context(tenant), **values})
+    return " ".join("".join(template.blocks["text"](ctx)).split())

@@ -25,7 +25,7 @@ from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
 from notifications.channels import Attachment, Message
 from notifications.delivery import Envelope, RetryLater, dedup_key, deliver
-from notifications.render import render
+from notifications.render import render, render_sms
 from web.display import zone_or
 from web.ics import IcsEvent, build_ics
 
@@ -178,6 +178,26 @@ def _messages(
     return out
 
 
+def _sms(
+    tenant: Tenant, notice: Notice, event: str, template: str, job_id: UUID | None
+) -> list[tuple[Envelope, Message]]:
+    """The patient's SMS about ``notice`` when they gave a phone number (E.164)."""
+    to = notice["patient_phone"]
+    if not to:
+        return []
+    lang = patient_language(tenant, notice)
+    zone = zone_or(notice["patient_timezone"], tenant.timezone)
+    text = render_sms(
+        template, lang, tenant, manage_url=manage_url(tenant, notice),
+        clinic_url=f"{get_settings().base_url}/c/{tenant.slug}/", **_when(notice, zone, lang),
+    )  # fmt: skip
+    env = Envelope(
+        dedup_key(notice.id, event, to, "sms"), notice.id, event, "patient",
+        f"sms_{template}", lang, job_id,
+    )  # fmt: skip
+    return [(env, Message("sms", to, "", text))]
+
+
 async def on_booked(tenant: Tenant, appointment_id: UUID, job_id: UUID | None) -> None:
     """Booking confirmation to the patient (with the .ics and manage link) and specialist."""
     notice = await load_notice(tenant, appointment_id)
@@ -194,13 +214,10 @@ async def on_cancelled(
     notice = await load_notice(tenant, appointment_id)
     if notice is None or notice["status"] != "cancelled":
         return
-    await _send_all(
-        tenant,
-        _messages(
-            tenant, notice, "cancelled", "cancelled", job_id,
-            ics="cancel", extra={"reason": reason},
-        ),
-    )  # fmt: skip
+    items = _messages(
+        tenant, notice, "cancelled", "cancelled", job_id, ics="cancel", extra={"reason": reason}
+    )
+    await _send_all(tenant, items + _sms(tenant, notice, "cancelled", "cancelled", job_id))
     await cancel_reminders(tenant, notice)
 
 
@@ -233,7 +250,8 @@ async def on_reminder(
         log.info("reminder for %s skipped: the appointment moved", appointment_id)
         return
     event = f"reminder:{lead_hours}h:{notice.starts_at.isoformat()}"
-    await _send_all(tenant, _messages(tenant, notice, event, "reminder", job_id))
+    items = _messages(tenant, notice, event, "reminder", job_id)
+    await _send_all(tenant, items + _sms(tenant, notice, event, "reminder", job_id))
 
 
 async def on_upcoming(tenant: Tenant, appointment_id: UUID, job_id: UUID | None) -> None:
