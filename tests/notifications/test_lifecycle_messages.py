@@ -8,6 +8,7 @@ import httpx
 from icalendar import Calendar
 
 from notifications import service
+from tests.bookings.lifecycle_support import detail
 from tests.conftest import Clinic
 from tests.notifications.conftest import Inbox, book_one, cancel, move
 
@@ -103,3 +104,21 @@ async def test_confirmation_not_sent_for_an_appointment_cancelled_before_the_job
     await service.on_booked(clinic.tenant, booked.appointment_id, None)
     await service.on_rescheduled(clinic.tenant, booked.appointment_id, None)
     assert smtp.messages == []
+
+
+async def test_the_emailed_manage_link_lets_the_patient_cancel(
+    client: httpx.AsyncClient, clinic: Clinic, smtp: Inbox
+) -> None:
+    booked = await book_one(client, clinic.tenant)
+    await service.on_booked(clinic.tenant, booked.appointment_id, None)
+    [mail] = smtp.to(booked.patient_email)
+    link = next(w for w in mail.get_body(("plain",)).get_content().split() if "/manage/" in w)
+    token = link.split("token=", 1)[1]
+    assert token.startswith("cbl_")
+    url = f"{clinic.public}/appointments/{booked.appointment_id}/cancel"
+    version = (await detail(client, clinic, booked.appointment_id))["version"]
+    body = {"version": version, "reason": "Cannot come"}
+    r = await client.post(url, json=body, headers={"X-Manage-Token": token[:-2] + "xx"})
+    assert r.status_code == 404
+    r = await client.post(url, json=body, headers={"X-Manage-Token": token})
+    assert r.status_code == 200, r.text
