@@ -11,7 +11,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from carebook.jobs.actor import Job, job_actor
-from notifications import magic, reminders, service
+from notifications import magic, reminders, service, webhooks
 
 QUEUE = "notifications"
 
@@ -67,3 +67,18 @@ async def reminder(job: Job) -> None:
 async def magic_link(job: Job) -> None:
     """E-mail a sign-in link to a known patient (unknown addresses: nothing is sent)."""
     await magic.send_link(job.tenant, UUID(str(job.args["magic_link_id"])), job.id)
+
+
+@job_actor(webhooks.ACTOR, queue=QUEUE)
+async def deliver_webhooks(job: Job) -> None:
+    """One lifecycle event (or a test event) to the clinic's subscribed webhook endpoints;
+    the job id is the event id (stable across retries and duplicates)."""
+    raw_appointment = job.args.get("appointment_id")
+    raw_endpoint = job.args.get("endpoint_id")
+    await webhooks.on_event(
+        job.tenant,
+        job.id,
+        str(job.args.get("event", "")),
+        UUID(str(raw_appointment)) if raw_appointment else None,
+        UUID(str(raw_endpoint)) if raw_endpoint else None,
+    )

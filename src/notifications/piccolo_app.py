@@ -10,6 +10,6 @@ APP_CONFIG = AppConfig(
     app_name="notifications",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[],
-    migration_dependencies=[],
+    migration_dependencies=["carebook.piccolo_app"],
     commands=[],
 )
