@@ -118,5 +118,9 @@ async def deliver(
             row["id"], status, attempts, provider_id, error, channel.transport,
         )  # fmt: skip
     if retry:
-        raise RetryLater(f"{env.template} to a {env.recipient_kind}: {error}")
+        # No server text here: it may quote the address, and this message reaches the logs.
+        raise RetryLater(
+            f"{env.template} to a {env.recipient_kind} via {channel.transport}: temporary "
+            f"failure, attempt {attempts} (details in notification_log)"
+        )
     return status
