@@ -6,8 +6,10 @@
   ``PER_EMAIL_PER_WINDOW`` links per address per window (no mail-bombing through us).
 - The link is ``/c/<clinic>/sign-in/<id>.<HMAC(secret, schema, id)>``: worthless without the
   server's key, bound to one clinic's schema, valid for ``LINK_MINUTES`` and once.
-- Using it sets a patient session cookie for that clinic's pages only (path ``/c/<clinic>/``,
-  HMAC-signed patient id and expiry, ``SESSION_MINUTES``), so the list survives a reload.
+- Opening it shows a button; its POST spends the link (mail scanners that fetch links with
+  GET do not use it up). Using it sets a patient session cookie for that clinic's pages only
+  (path ``/c/<clinic>/``, HMAC-signed patient id and expiry, ``SESSION_MINUTES``), so the
+  list survives a reload.
 """
 
 from __future__ import annotations
@@ -100,6 +102,20 @@ async def send_link(tenant: Tenant, link_id: UUID, job_id: UUID | None) -> str |
     )  # fmt: skip
     msg = Message("email", to, r.subject, r.text, r.html, (), tenant.name, tenant.settings.email)
     return await deliver(tenant, env, msg)
+
+
+async def link_usable(tenant: Tenant, token: str) -> bool:
+    """Whether the link would sign in now (without spending it: the confirm page's check)."""
+    link_id = parse_token(tenant, token)
+    if link_id is None:
+        return False
+    async with tenant_tx(tenant) as conn:
+        usable = await conn.fetchval(
+            """SELECT 1 FROM magic_links WHERE id = $1 AND used_at IS NULL
+                 AND expires_at > now() AND patient_id IS NOT NULL""",
+            link_id,
+        )
+    return bool(usable)
 
 
 async def use_link(tenant: Tenant, token: str) -> UUID | None:

@@ -97,18 +97,26 @@ class PatientPages(Controller):
             },
         )
 
-    @get("/sign-in/{token:str}", name="notifications:sign_in")
+    @get("/sign-in/{token:str}", name="notifications:sign_in_confirm")
+    async def confirm_sign_in(self, clinic: FromPath[str], token: FromPath[str]) -> Template:
+        """The link from the e-mail: a button to continue (GET never spends the link)."""
+        tenant = await provide_public_tenant(clinic)
+        if not await magic.link_usable(tenant, token):
+            return _expired(tenant)
+        return Template(
+            "patient_sign_in.html",
+            headers=PRIVATE,
+            context={"tenant": tenant, "state": "confirm", "token": token,
+                     "page_title": tenant.name},
+        )  # fmt: skip
+
+    @post("/sign-in/{token:str}", name="notifications:sign_in", status_code=303)
     async def sign_in(self, clinic: FromPath[str], token: FromPath[str]) -> Response[Any]:
         """Spend the link and open the patient's list (a session cookie for this clinic)."""
         tenant = await provide_public_tenant(clinic)
         patient_id = await magic.use_link(tenant, token)
         if patient_id is None:
-            return Template(
-                "patient_sign_in.html",
-                status_code=410,
-                headers=PRIVATE,
-                context={"tenant": tenant, "state": "expired", "page_title": tenant.name},
-            )
+            return _expired(tenant)
         cookie = Cookie(
             key=magic.SESSION_COOKIE, value=magic.session_value(tenant, patient_id),
             max_age=magic.SESSION_MINUTES * 60, path=f"/c/{tenant.slug}/", httponly=True,
@@ -141,6 +149,15 @@ class PatientPages(Controller):
             context={"tenant": tenant, "appointments": items,
                      "page_title": f"{i18n.gettext(lang, 'Your appointments')} – {tenant.name}"},
         )  # fmt: skip
+
+
+def _expired(tenant: Any) -> Template:
+    return Template(
+        "patient_sign_in.html",
+        status_code=410,
+        headers=PRIVATE,
+        context={"tenant": tenant, "state": "expired", "page_title": tenant.name},
+    )
 
 
 route_handlers: list[Any] = [PatientPages]
