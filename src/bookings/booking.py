@@ -20,6 +20,7 @@ import msgspec
 
 from bookings import idempotency, outcomes
 from bookings.schemas import BookingIn, BookingOut, CalendarRef, Price, Ref
+from carebook.contact import normalize_email, normalize_phone, region_for
 from carebook.errors import Conflict
 from carebook.tenancy import Tenant
 from carebook.tokens import new_token, token_digest
@@ -52,14 +53,19 @@ async def book(
     booked (the patient, or a staff member for a caller) in the history.
     """
     zone = valid_zone(data.patient.timezone, "patient.timezone")
+    # Input quality (docs/notifications.md): e-mail syntax checked, phone stored as E.164.
+    email = normalize_email(data.patient.email, "patient.email")
+    phone = normalize_phone(
+        data.patient.phone, region_for(tenant.settings.country, tenant.timezone), "patient.phone"
+    )
     digest = idempotency.request_hash(msgspec.to_builtins(data))
     token = new_token(MANAGE_TOKEN_PREFIX)
     p = data.patient
     try:
         row = await outcomes.call(
             tenant, _BOOK_HOLD,
-            key, digest, data.hold_id, token_digest(data.token), p.email.strip(),
-            p.name.strip(), p.phone, p.timezone, data.notes,
+            key, digest, data.hold_id, token_digest(data.token), email,
+            p.name.strip(), phone, p.timezone, data.notes,
             None if data.answers is None else json.dumps(data.answers),
             token_digest(token), idempotency.seal(key, digest, token), actor_kind, actor_id,
         )  # fmt: skip

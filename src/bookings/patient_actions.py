@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from bookings import lifecycle
+from bookings import lifecycle, manage_links
 from bookings.lifecycle import Actor, Changed
 from bookings.reads import manage_view
 from carebook.errors import NotFound
 from carebook.tenancy import Tenant, tenant_tx
-from carebook.tokens import digests_match, token_digest
 
 
 async def _patient(tenant: Tenant, appointment_id: UUID, token: str | None) -> Actor:
@@ -20,7 +19,10 @@ async def _patient(tenant: Tenant, appointment_id: UUID, token: str | None) -> A
         raise missing
     async with tenant_tx(tenant) as conn:
         row = await manage_view(conn, appointment_id)
-    if row is None or not digests_match(bytes(row["manage_token_hash"]), token_digest(token)):
+    # The token shown at booking, or the link token of the e-mails (bookings/manage_links.py).
+    if row is None or not manage_links.token_valid(
+        tenant, appointment_id, bytes(row["manage_token_hash"]), token
+    ):
         raise missing
     return Actor(lifecycle.PATIENT, row["patient_id"])
 

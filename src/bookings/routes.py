@@ -18,6 +18,7 @@ from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
 from carebook.urls import public_base_url
+from notifications import preferences
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 HOLD_TOKEN_HEADER = "X-Hold-Token"  # noqa: S105 - a header name
@@ -129,6 +130,11 @@ class PublicHoldsController(Controller):
     ) -> Response[BookingOut]:
         await limit(request, tenant.slug, "booking")
         key = idempotency.valid_key(idempotency_key)
+        # The patient's language for the messages about this booking (before booking: the
+        # confirmation job may run as soon as the booking commits).
+        await preferences.remember_language(
+            tenant, data.patient.email, preferences.chosen_language(request)
+        )
         body = await book(tenant, key, data, public_base_url(request))
         return Response(body, status_code=201)  # type: ignore[arg-type]
 

@@ -23,5 +23,6 @@ APP_REGISTRY = AppRegistry(
         "video.piccolo_app",
         "reviews.piccolo_app",
         "carebook.piccolo_app",
+        "notifications.piccolo_app",
     ]
 )

@@ -59,6 +59,7 @@ def _per_minute(bucket: str) -> int:
         "login": s.login_rate_per_minute,
         "read": s.read_rate_per_minute,
         "stream": s.stream_rate_per_minute,
+        "sign_in": s.sign_in_rate_per_minute,
     }[bucket]
 
 

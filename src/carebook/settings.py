@@ -44,6 +44,7 @@ class Settings:
     login_rate_per_minute: int = 10
     read_rate_per_minute: int = 300  # public catalog, calendar and slots reads
     stream_rate_per_minute: int = 60  # opening live-update streams (reconnects count)
+    sign_in_rate_per_minute: int = 5  # patients asking for a magic sign-in link
     # How long a subscriber may fall behind before it is told to resync.
     sse_queue_size: int = 1000
     sse_heartbeat_seconds: float = 15.0
@@ -71,6 +72,7 @@ class Settings:
             login_rate_per_minute=_int("CAREBOOK_LOGIN_RATE", 10),
             read_rate_per_minute=_int("CAREBOOK_READ_RATE", 300),
             stream_rate_per_minute=_int("CAREBOOK_STREAM_RATE", 60),
+            sign_in_rate_per_minute=_int("CAREBOOK_SIGN_IN_RATE", 5),
             sse_queue_size=_int("CAREBOOK_SSE_QUEUE", 1000),
             sse_heartbeat_seconds=float(os.environ.get("CAREBOOK_SSE_HEARTBEAT_SECONDS") or 15),
             event_retention_hours=_int("CAREBOOK_EVENT_RETENTION_HOURS", 48),

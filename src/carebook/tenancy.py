@@ -59,10 +59,22 @@ class ClinicSettings:
     # before the start; no-show may be recorded this many minutes after it.
     cancellation_cutoff_hours: int = 24
     no_show_grace_minutes: int = 10
+    # Notifications (docs/notifications.md): reminder e-mails this many hours before the
+    # start (several allowed), the language when the patient's is unknown, contact details
+    # shown on pages, in messages and as the .ics LOCATION, and the phone-number region.
+    reminder_leads_hours: tuple[int, ...] = (24,)
+    default_language: str = "en"
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    website: str | None = None
+    country: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ClinicSettings:
         known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        if isinstance(known.get("reminder_leads_hours"), list):
+            known["reminder_leads_hours"] = tuple(known["reminder_leads_hours"])
         return cls(**known)
 
 

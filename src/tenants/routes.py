@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, delete, get, post
+import msgspec
+import phonenumbers
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 
-from carebook.errors import NotFound, Unauthorized
+from carebook import i18n
+from carebook.contact import normalize_email, normalize_phone, region_for
+from carebook.errors import NotFound, Unauthorized, ValidationFailed
+from carebook.openapi import problems
 from carebook.ratelimit import limit
 from carebook.settings import get_settings
-from carebook.tenancy import Tenant, tenant_tx
+from carebook.tenancy import ClinicSettings, Tenant, tenant_tx
 from carebook.tokens import token_digest
 from tenants import service, usage
 from tenants import staff as staff_store
@@ -28,6 +33,7 @@ from tenants.guards import (
 from tenants.schemas import (
     ClinicCreate,
     ClinicOut,
+    ClinicSettingsPatch,
     LoginIn,
     LoginOut,
     OnboardedClinic,
@@ -253,10 +259,77 @@ async def clinics_usage(
     return [u.as_json() for u in await usage.clinics_usage(limit=limit, offset=offset)]
 
 
+class ClinicSettingsController(Controller):
+    path = "/api/v1/clinics/{clinic:str}/settings"
+    tags = ["staff"]
+    dependencies = STAFF
+
+    @get("/", summary="The clinic's settings (staff)")
+    async def show(
+        self, staff_tenant: NamedDependency[Tenant], staff: NamedDependency[StaffPrincipal]
+    ) -> dict[str, Any]:
+        return settings_json(staff_tenant.settings)
+
+    @patch(
+        "/",
+        summary="Change contact details, language and reminder leads (clinic admins)",
+        description="Contact details (address, phone, email, website) are shown on the booking "
+        "pages, in every message and as the .ics LOCATION. `phone` is stored as E.164 (region: "
+        "`country`, else the clinic's time zone); `null` clears a field. 422 on invalid values.",
+        responses=problems(s403="admin_only", s422="invalid_phone, invalid_email, invalid_value"),
+    )
+    async def update(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        data: JSONBody[ClinicSettingsPatch],
+    ) -> dict[str, Any]:
+        changes = settings_changes(staff_tenant, data)
+        return settings_json(await service.update_clinic_settings(staff_tenant, changes))
+
+
+def settings_json(settings: ClinicSettings) -> dict[str, Any]:
+    out = dict(settings.__dict__)
+    out["reminder_leads_hours"] = list(settings.reminder_leads_hours)
+    return out
+
+
+def settings_changes(tenant: Tenant, data: ClinicSettingsPatch) -> dict[str, Any]:
+    """The validated, normalized changes (``None`` = clear the field)."""
+    changes: dict[str, Any] = {
+        k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
+    }
+    if changes.get("country"):
+        country = changes["country"].upper()
+        if country not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValidationFailed.field("country", f"'{country}' is not a country code.")
+        changes["country"] = country
+    country = changes.get("country", tenant.settings.country)
+    if changes.get("phone"):
+        changes["phone"] = normalize_phone(
+            changes["phone"], region_for(country, tenant.timezone), "phone"
+        )
+    if changes.get("email"):
+        changes["email"] = normalize_email(changes["email"], "email")
+    if "default_language" in changes:
+        lang = i18n.normalize(changes["default_language"])
+        if lang is None:
+            raise ValidationFailed.field(
+                "default_language",
+                f"One of {', '.join(i18n.available_languages())}.",
+                code="unsupported_language",
+            )
+        changes["default_language"] = lang
+    if "reminder_leads_hours" in changes:
+        changes["reminder_leads_hours"] = sorted(set(changes["reminder_leads_hours"]), reverse=True)
+    return changes
+
+
 route_handlers = [
     PlatformClinicsController,
     clinics_usage,
     StaffAuthController,
     StaffAdminController,
     StaffTokensController,
+    ClinicSettingsController,
 ]

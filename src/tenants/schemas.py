@@ -70,3 +70,33 @@ class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
 class LoginOut(msgspec.Struct):
     staff: StaffOut
     csrf_token: str
+
+
+class ClinicSettingsPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Clinic settings a clinic admin may change; omitted fields stay, ``null`` clears a
+    contact field. Contact details are shown on booking pages, in messages and in the .ics."""
+
+    address: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | msgspec.UnsetType | None
+    ) = msgspec.UNSET
+    phone: Annotated[str, msgspec.Meta(min_length=3, max_length=40)] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
+    website: (
+        Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=300)]
+        | msgspec.UnsetType
+        | None
+    ) = msgspec.UNSET
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$")] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
+    default_language: (
+        Annotated[str, msgspec.Meta(min_length=2, max_length=16)] | msgspec.UnsetType
+    ) = msgspec.UNSET
+    reminder_leads_hours: (
+        Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=336)]], msgspec.Meta(max_length=5)]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -13,6 +14,7 @@ from carebook.errors import ClinicSuspended, Conflict, TenantNotFound
 from carebook.migrations import MIGRATE_LOCK_KEY, apply_tenant_migrations
 from carebook.tenancy import (
     TENANT_COLUMNS,
+    ClinicSettings,
     Tenant,
     platform_fetchrow,
     platform_tx,
@@ -149,3 +151,21 @@ async def staff_of(tenant: Tenant, staff_id: UUID) -> asyncpg.Record | None:
         return await conn.fetchrow(
             "SELECT id, email, name, role, active FROM staff_users WHERE id = $1", staff_id
         )
+
+
+async def update_clinic_settings(tenant: Tenant, changes: dict[str, Any]) -> ClinicSettings:
+    """Merge validated ``changes`` into the clinic's settings (``null`` removes a key)."""
+    _cache.pop(tenant.slug, None)
+    async with platform_tx() as conn:
+        row = await conn.fetchrow(
+            """UPDATE tenants
+               SET settings = jsonb_strip_nulls(coalesce(settings, '{}'::jsonb) || $2::jsonb)
+               WHERE id = $1 RETURNING settings""",
+            tenant.id,
+            json.dumps(changes),
+        )
+    if row is None:
+        raise TenantNotFound(f"There is no clinic '{tenant.slug}'.")
+    _cache.pop(tenant.slug, None)
+    settings = row["settings"]
+    return ClinicSettings.from_json(json.loads(settings) if isinstance(settings, str) else settings)

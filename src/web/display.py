@@ -1,22 +1,26 @@
-"""Dates, times and labels as the public pages write them (English, 24-hour clock)."""
+"""Dates, times and labels as the public pages write them (English, 24-hour clock).
+
+Labels are marked ``N_`` for the catalogs; pages translate them with ``carebook.i18n``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-KIND_LABELS = {"promotional": "Promotion", "campaign": "Campaign"}
+from carebook.i18n import N_
+
+KIND_LABELS = {"promotional": N_("Promotion"), "campaign": N_("Campaign")}
 STATUS_LABELS = {
-    "held": "Not yet confirmed",
-    "booked": "Booked",
-    "upcoming": "Upcoming",
-    "confirmed": "Confirmed",
-    "in_progress": "In progress",
-    "done": "Completed",
-    "cancelled": "Cancelled",
-    "no_show": "Missed",
-    "released": "Released",
-    "expired": "Expired",
+    "held": N_("Not yet confirmed"),
+    "booked": N_("Booked"),
+    "upcoming": N_("Upcoming"),
+    "confirmed": N_("Confirmed"),
+    "in_progress": N_("In progress"),
+    "done": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+    "no_show": N_("Missed"),
+    "released": N_("Released"),
+    "expired": N_("Expired"),
 }
 
 

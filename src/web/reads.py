@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from bookings import manage_links
 from bookings.reads import manage_view
 from calendars import catalog
 from calendars.schemas import PublicCalendar, PublicService
 from carebook.errors import NotFound
 from carebook.tenancy import Tenant, tenant_tx
-from carebook.tokens import digests_match, token_digest
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ async def appointment_for_patient(
         raise missing
     async with tenant_tx(tenant) as conn:
         row = await manage_view(conn, key)
-    if row is None or not digests_match(bytes(row["manage_token_hash"]), token_digest(token)):
+    if row is None or not manage_links.token_valid(
+        tenant, key, bytes(row["manage_token_hash"]), token
+    ):
         raise missing
     return PatientAppointment(
         id=row["id"],

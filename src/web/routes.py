@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import ResponseHeader
@@ -11,6 +12,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from calendars.schemas import PublicCalendar
+from carebook import i18n
 from carebook.errors import NotFound, TenantNotFound
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant
@@ -169,6 +171,7 @@ class PublicPages(Controller):
     @get("/manage/{appointment_id:str}", name="web:manage")
     async def manage_page(
         self,
+        request: Request[Any, Any, Any],
         clinic: FromPath[str],
         appointment_id: FromPath[str],
         token: FromQuery[str | None] = None,
@@ -183,21 +186,28 @@ class PublicPages(Controller):
             return error_page(exc, tenant=tenant)
         zone = zone_or(appt.patient_timezone, tenant.timezone)
         clinic_zone = zone_or(tenant.timezone, "UTC")
+        lang = i18n.request_language(request, tenant.settings.default_language)
+
+        def when(z: ZoneInfo) -> tuple[str, str]:  # date and time range in the page's language
+            start = i18n.time_text(appt.starts_at, z, lang)
+            end = i18n.time_text(appt.ends_at, z, lang)
+            return i18n.date_text(appt.starts_at, z, lang), f"{start}–{end}"
+
+        date, times = when(zone)
         return Template(
             "manage.html",
             headers=PRIVATE_HEADERS,
             context={
                 "tenant": tenant,
                 "appt": appt,
-                "page_title": f"Your appointment – {tenant.name}",
-                "status": STATUS_LABELS.get(appt.status, appt.status),
-                "date": date_text(appt.starts_at, zone),
-                "times": time_range_text(appt.starts_at, appt.ends_at, zone),
+                "page_title": f"{i18n.gettext(lang, 'Your appointment')} – {tenant.name}",
+                "status": i18n.gettext(lang, STATUS_LABELS.get(appt.status, appt.status)),
+                "date": date,
+                "times": times,
                 "zone": zone_label(zone.key),
                 "clinic_times": None
                 if zone.key == clinic_zone.key
-                else f"{date_text(appt.starts_at, clinic_zone)}, "
-                f"{time_range_text(appt.starts_at, appt.ends_at, clinic_zone)}",
+                else ", ".join(when(clinic_zone)),
                 "price": format_price(appt.price_minor, appt.currency),
                 "ics_url": ics_path(tenant, appt.id, token or ""),
             },

@@ -88,7 +88,7 @@ async def test_booking_records_history_jobs_and_upcoming_schedule(
     assert body["history"][0]["actor_id"] == body["patient"]["id"]
     actors = sorted(j["actor"] for j in await outbox_jobs(clinic.tenant, appt["appointment_id"]))
     assert actors == ["bookings.record_patient", "forms.generate_intake", "notifications.booked",
-                      "video.create_room"]  # fmt: skip
+                      "notifications.webhooks", "video.create_room"]  # fmt: skip
     async with tenant_tx(clinic.tenant) as conn:
         due = await conn.fetchrow(
             "SELECT due_at, actor FROM public.scheduled_jobs WHERE schema_name = $1 AND key = $2",

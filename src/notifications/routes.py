@@ -1,0 +1,204 @@
+"""Staff routes of the notifications domain: the local outbox and the message log."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from carebook.errors import NotFound, ValidationFailed
+from carebook.jobs import outbox
+from carebook.openapi import problems
+from carebook.tenancy import Tenant, tenant_tx
+from notifications import webhooks
+from notifications.schemas import (
+    LogEntry,
+    OutboxAttachment,
+    OutboxMessage,
+    WebhookDelivery,
+    WebhookIn,
+    WebhookOut,
+)
+from tenants.guards import STAFF, StaffPrincipal
+
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="At most this many, newest first.")]
+
+
+class NotificationsController(Controller):
+    path = "/api/v1/clinics/{clinic:str}"
+    tags = ["notifications"]
+    dependencies = STAFF
+
+    @get(
+        "/outbox",
+        summary="The local outbox: messages kept here because no SMTP/SMS is configured",
+        responses=problems(s401="invalid_token", s403="clinic_suspended", s404="clinic_not_found"),
+    )
+    async def outbox(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        appointment_id: Annotated[UUID | None, QueryParameter(required=False)] = None,
+        limit: Limit = 100,
+    ) -> list[OutboxMessage]:
+        async with tenant_tx(staff_tenant) as conn:
+            rows = await conn.fetch(
+                """SELECT o.id, o.channel, o.recipient, o.subject, o.body_text, o.body_html,
+                          o.attachments, o.created_at, l.template, l.language, l.appointment_id
+                   FROM outbox_messages o JOIN notification_log l ON l.id = o.log_id
+                   WHERE $1::uuid IS NULL OR l.appointment_id = $1
+                   ORDER BY o.created_at DESC, o.id LIMIT $2""",
+                appointment_id,
+                limit,
+            )
+        return [_outbox_out(r) for r in rows]
+
+    @get(
+        "/notifications",
+        summary="The message log: every message with its status, attempts and error",
+        responses=problems(s401="invalid_token", s403="clinic_suspended", s404="clinic_not_found"),
+    )
+    async def log(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        appointment_id: Annotated[UUID | None, QueryParameter(required=False)] = None,
+        limit: Limit = 100,
+    ) -> list[LogEntry]:
+        async with tenant_tx(staff_tenant) as conn:
+            rows = await conn.fetch(
+                """SELECT id, appointment_id, event, recipient, recipient_kind, channel,
+                          transport, template, language, status, attempts, provider_id, error,
+                          created_at, updated_at, sent_at
+                   FROM notification_log
+                   WHERE $1::uuid IS NULL OR appointment_id = $1
+                   ORDER BY created_at DESC, id LIMIT $2""",
+                appointment_id,
+                limit,
+            )
+        return [LogEntry(**dict(r)) for r in rows]
+
+
+def _outbox_out(r: Any) -> OutboxMessage:
+    attachments = r["attachments"]
+    if isinstance(attachments, str):
+        attachments = json.loads(attachments)
+    return OutboxMessage(
+        id=r["id"], channel=r["channel"], recipient=r["recipient"], subject=r["subject"],
+        body_text=r["body_text"], body_html=r["body_html"],
+        attachments=[OutboxAttachment(**a) for a in attachments],
+        template=r["template"], language=r["language"], appointment_id=r["appointment_id"],
+        created_at=r["created_at"],
+    )  # fmt: skip
+
+
+class WebhooksController(Controller):
+    path = "/api/v1/clinics/{clinic:str}/webhooks"
+    tags = ["notifications"]
+    dependencies = STAFF
+
+    @get("/", summary="Webhook endpoints (clinic admins)")
+    async def index(
+        self, staff_tenant: NamedDependency[Tenant], clinic_admin: NamedDependency[StaffPrincipal]
+    ) -> list[WebhookOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            rows = await conn.fetch(
+                "SELECT id, url, events, active, created_at FROM webhook_endpoints "
+                "ORDER BY created_at"
+            )
+        return [WebhookOut(**dict(r)) for r in rows]
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Add a webhook endpoint (clinic admins); the signing secret is shown once",
+        description="Events: " + ", ".join(sorted(webhooks.SUBSCRIBABLE)) + ". Deliveries are "
+        "POSTed as JSON with `Carebook-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "
+        "'<t>.<body>')>` and `Carebook-Event-Id` (stable across retries).",
+        responses=problems(s403="admin_only", s422="unknown_event, validation_failed"),
+    )
+    async def create(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        data: JSONBody[WebhookIn],
+    ) -> WebhookOut:
+        unknown = sorted(set(data.events) - webhooks.SUBSCRIBABLE)
+        if unknown:
+            raise ValidationFailed.field(
+                "events", f"Unknown event types: {', '.join(unknown)}.", code="unknown_event"
+            )
+        secret = webhooks.new_secret()
+        async with tenant_tx(staff_tenant) as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO webhook_endpoints (url, secret, events) VALUES ($1, $2, $3) "
+                "RETURNING id, url, events, active, created_at",
+                data.url,
+                secret,
+                sorted(set(data.events)),
+            )
+        return WebhookOut(**dict(row), secret=secret)
+
+    @delete("/{webhook_id:uuid}", status_code=204, summary="Remove a webhook endpoint")
+    async def remove(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        webhook_id: FromPath[UUID],
+    ) -> None:
+        async with tenant_tx(staff_tenant) as conn:
+            if not await conn.fetchval(
+                "DELETE FROM webhook_endpoints WHERE id = $1 RETURNING 1", webhook_id
+            ):
+                raise NotFound("No such webhook endpoint.", code="webhook_not_found")
+
+    @post(
+        "/{webhook_id:uuid}/test",
+        status_code=202,
+        summary="Send a test event (webhook.test) to this endpoint through the delivery queue",
+    )
+    async def send_test(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        webhook_id: FromPath[UUID],
+    ) -> dict[str, str]:
+        async with tenant_tx(staff_tenant) as conn:
+            if not await conn.fetchval("SELECT 1 FROM webhook_endpoints WHERE id = $1", webhook_id):
+                raise NotFound("No such webhook endpoint.", code="webhook_not_found")
+            job_id = await outbox.enqueue(
+                conn, webhooks.ACTOR, {"event": "test", "endpoint_id": str(webhook_id)}
+            )
+        return {"event_id": str(job_id)}
+
+    @get("/{webhook_id:uuid}/deliveries", summary="The delivery log of one endpoint")
+    async def deliveries(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        webhook_id: FromPath[UUID],
+        limit: Limit = 100,
+    ) -> list[WebhookDelivery]:
+        async with tenant_tx(staff_tenant) as conn:
+            rows = await conn.fetch(
+                """SELECT id, event_id, event_type, status, attempts, response_status, error,
+                          created_at, delivered_at
+                   FROM webhook_deliveries WHERE endpoint_id = $1
+                   ORDER BY created_at DESC, id LIMIT $2""",
+                webhook_id,
+                limit,
+            )
+        return [WebhookDelivery(**dict(r)) for r in rows]
+
+
+def _pages() -> list[Any]:
+    from notifications.pages import route_handlers as pages
+
+    return pages
+
+
+route_handlers: list[Any] = [NotificationsController, WebhooksController, *_pages()]
