@@ -25,7 +25,16 @@ from carebook.tenancy import quote_ident
 log = logging.getLogger(__name__)
 
 MIGRATE_LOCK_KEY = 0x0CA8EB00C  # pg advisory lock key shared by migrate and onboarding
-TENANT_SQL_PACKAGES = ("tenants", "carebook", "calendars", "bookings", "video", "reviews")
+TENANT_SQL_PACKAGES = (
+    "tenants",
+    "carebook",
+    "calendars",
+    "bookings",
+    "video",
+    "forms",
+    "reviews",
+    "stats",
+)
 
 PLATFORM_BOOTSTRAP = """
 CREATE EXTENSION IF NOT EXISTS btree_gist;
