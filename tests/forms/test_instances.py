@@ -210,8 +210,8 @@ async def test_post_appointment_forms(client: httpx.AsyncClient, clinic: Clinic)
     problem(r, 403, "not_your_form")
     problem(await client.post(f"{staff_url}/{inst['id']}/submit", headers=clinic.headers), 422,
             "form_incomplete")  # fmt: skip
-    r = await client.put(f"{staff_url}/{inst['id']}/answers", headers=clinic.headers,
-                         json={"answers": {"findings": "Healing well.", "follow_up": True}})  # fmt: skip
+    answers = {"answers": {"findings": "Healing well.", "follow_up": True}}
+    r = await client.put(f"{staff_url}/{inst['id']}/answers", headers=clinic.headers, json=answers)
     assert r.status_code == 200, r.text
     r = await client.post(f"{staff_url}/{inst['id']}/submit", headers=clinic.headers)
     assert r.status_code == 200 and r.json()["submitted_by_kind"] == "staff"
