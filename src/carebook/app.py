@@ -122,11 +122,12 @@ def route_handlers() -> list[Any]:
     from forms.routes import route_handlers as form_routes
     from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
+    from web.patient_forms import route_handlers as form_pages
     from web.routes import route_handlers as web_routes
 
     handlers: list[Any] = [health, admin, *tenant_routes, *platform_job_routes,
                            *calendar_routes, *booking_routes, *form_routes, *event_routes,
-                           *web_routes]  # fmt: skip
+                           *web_routes, *form_pages]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 

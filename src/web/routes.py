@@ -130,6 +130,9 @@ class PublicPages(Controller):
             return error_page(exc, tenant=tenant)
         zone = zone_or(appt.patient_timezone, tenant.timezone)
         clinic_zone = zone_or(tenant.timezone, "UTC")
+        from web.patient_forms import manage_forms  # imports this module's link helpers
+
+        forms = await manage_forms(tenant, appt, token or "")
         return Template(
             "manage.html",
             headers=PRIVATE_HEADERS,
@@ -147,6 +150,7 @@ class PublicPages(Controller):
                 f"{time_range_text(appt.starts_at, appt.ends_at, clinic_zone)}",
                 "price": format_price(appt.price_minor, appt.currency),
                 "ics_url": ics_path(tenant, appt.id, token or ""),
+                "forms": forms,
             },
         )
 
