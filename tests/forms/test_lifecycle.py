@@ -28,8 +28,8 @@ async def test_forms_follow_the_lifecycle(
     client: httpx.AsyncClient, clinic: Clinic, jobs_running: JobsRunning
 ) -> None:
     intake = await create_form(client, clinic, "Health questionnaire")
-    await create_form(client, clinic, "Visit report", "post_appointment", fields=[
-        {"key": "findings", "type": "long_text", "label": "Findings", "required": True}])  # fmt: skip
+    findings = {"key": "findings", "type": "long_text", "label": "Findings", "required": True}
+    await create_form(client, clinic, "Visit report", "post_appointment", fields=[findings])
     booked = await book(client, clinic, form_ids=[intake["id"]], days=3)
     aid = booked.appointment_id
     # booked -> forms.generate_intake (through the outbox, relay and a Dramatiq worker)
