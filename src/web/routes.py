@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Response, get
 from litestar.datastructures import ResponseHeader
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from calendars.schemas import PublicCalendar
@@ -30,6 +30,15 @@ from web.money import format_price
 
 # The manage link carries a secret: never leak it to other sites, never cache the page.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+REVIEW_MESSAGES = {
+    "thanks": {"ok": True, "text": "Thank you for your review!"},
+    "rating_missing": {"ok": False, "text": "Choose a rating from 1 to 5."},
+    "comment_too_long": {"ok": False, "text": "Keep the comment under 2000 characters."},
+    "already_reviewed": {"ok": False, "text": "This appointment has already been reviewed."},
+    "review_not_open": {"ok": False, "text": "You can review once the appointment took place."},
+}
 
 
 def manage_path(tenant: Tenant, appointment_id: Any, token: str) -> str:
@@ -121,6 +130,7 @@ class PublicPages(Controller):
         clinic: FromPath[str],
         appointment_id: FromPath[str],
         token: FromQuery[str | None] = None,
+        review_outcome: Annotated[str | None, QueryParameter(name="review")] = None,
     ) -> Template:
         """A read-only view of one appointment for the holder of its manage link."""
         tenant = await provide_public_tenant(clinic)
@@ -130,9 +140,12 @@ class PublicPages(Controller):
             return error_page(exc, tenant=tenant)
         zone = zone_or(appt.patient_timezone, tenant.timezone)
         clinic_zone = zone_or(tenant.timezone, "UTC")
-        from web.patient_forms import manage_forms  # imports this module's link helpers
+        # These modules import this one's link helpers.
+        from web.patient_forms import manage_forms
+        from web.patient_review import manage_review
 
         forms = await manage_forms(tenant, appt, token or "")
+        review = await manage_review(tenant, appt, token or "")
         return Template(
             "manage.html",
             headers=PRIVATE_HEADERS,
@@ -151,6 +164,8 @@ class PublicPages(Controller):
                 "price": format_price(appt.price_minor, appt.currency),
                 "ics_url": ics_path(tenant, appt.id, token or ""),
                 "forms": forms,
+                "review": review,
+                "review_message": REVIEW_MESSAGES.get(review_outcome or ""),
             },
         )
 
