@@ -121,6 +121,7 @@ def route_handlers() -> list[Any]:
     from carebook.events.routes import route_handlers as event_routes
     from forms.routes import route_handlers as form_routes
     from reviews.routes import route_handlers as review_routes
+    from stats.routes import route_handlers as stats_routes
     from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
     from web.patient_forms import route_handlers as form_pages
@@ -129,7 +130,8 @@ def route_handlers() -> list[Any]:
 
     handlers: list[Any] = [health, admin, *tenant_routes, *platform_job_routes,
                            *calendar_routes, *booking_routes, *form_routes, *review_routes,
-                           *event_routes, *web_routes, *form_pages, *review_pages]  # fmt: skip
+                           *stats_routes, *event_routes, *web_routes, *form_pages,
+                           *review_pages]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 
