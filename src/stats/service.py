@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -73,19 +74,18 @@ async def statistics(
         raise ValidationFailed.field("to", "'to' is before 'from'.", code="invalid_range")
     if (end - start).days >= MAX_DAYS:
         raise ValidationFailed.field("to", "At most 3 years at once.", code="invalid_range")
-    calendars = await conn.fetchval(
-        """SELECT coalesce(array_agg(c.id), '{}') FROM calendars c
-           WHERE ($1::uuid IS NULL OR c.id = $1)
-             AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM calendar_specialists cs
-                                              WHERE cs.calendar_id = c.id
-                                                AND cs.specialist_id = $2))""",
-        calendar_id,
-        specialist_id,
-    )
-    await conn.execute("SELECT stats_fill_offered($1, $2, $3)", calendars, start, end)
-    rows = await conn.fetch(
-        sql("stats", "statistics.sql"), start, end, specialist_id, calendar_id, group_by or ""
-    )
+    # Offered time of the calendars in scope, computed where missing (one round trip).
+    await conn.execute(
+        """SELECT stats_fill_offered(ARRAY(
+               SELECT c.id FROM calendars c
+               WHERE ($3::uuid IS NULL OR c.id = $3)
+                 AND ($4::uuid IS NULL OR EXISTS (
+                     SELECT 1 FROM calendar_specialists cs
+                     WHERE cs.calendar_id = c.id AND cs.specialist_id = $4))), $1, $2)""",
+        start, end, calendar_id, specialist_id,
+    )  # fmt: skip
+    rows = await conn.fetch(_query(specialist_id is not None, calendar_id is not None, group_by),
+                            start, end, specialist_id, calendar_id)  # fmt: skip
     total = figures(rows[0] if rows else None) if not group_by else figures(_sum_rows(rows))
     groups = (
         [GroupFigures(r["key"], figures(r)) for r in rows if r["key"] is not None]
@@ -93,6 +93,24 @@ async def statistics(
         else None
     )
     return StatisticsOut(start, end, timezone, specialist_id, calendar_id, total, groups)
+
+
+@cache
+def _query(by_specialist: bool, by_calendar: bool, group_by: str | None) -> str:
+    """The statistics query for one scope: fixed SQL text per combination."""
+    filters = []
+    if by_specialist:
+        filters.append("AND d.specialist_id = $3")
+    if by_calendar:
+        filters.append("AND d.calendar_id = $4")
+    if not by_specialist:
+        filters.append("AND $3::uuid IS NULL")  # every parameter is used in every variant
+    if not by_calendar:
+        filters.append("AND $4::uuid IS NULL")
+    key = {"specialist": "d.specialist_id", "calendar": "d.calendar_id"}.get(
+        group_by or "", "'00000000-0000-0000-0000-000000000000'::uuid"
+    )
+    return sql("stats", "statistics.sql").format(key=key, filter=" ".join(filters))
 
 
 def _sum_rows(rows: list[asyncpg.Record]) -> dict[str, int]:
