@@ -45,8 +45,8 @@ WITH n AS (
 INSERT INTO appointments (calendar_id, specialist_id, status, starts_at, ends_at, blocking,
                           price_minor, currency, duration_minutes)
 SELECT cs.calendar_id, sp.ids[t.s + 1],
-       CASE WHEN t.i % 20 < 14 THEN 'done' WHEN t.i % 20 < 16 THEN 'cancelled'
-            WHEN t.i % 20 = 16 THEN 'no_show' WHEN t.i % 20 = 17 THEN 'confirmed'
+       CASE WHEN t.i / 40 % 20 < 14 THEN 'done' WHEN t.i / 40 % 20 < 16 THEN 'cancelled'
+            WHEN t.i / 40 % 20 = 16 THEN 'no_show' WHEN t.i / 40 % 20 = 17 THEN 'confirmed'
             ELSE 'booked' END,
        t.st, t.st + interval '30 minutes', tstzrange(t.st, t.st + interval '30 minutes'),
        5000, 'EUR', 30

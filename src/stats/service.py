@@ -7,7 +7,7 @@ Offered time comes from the availability engine (filled on first use per calenda
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -84,8 +84,8 @@ async def statistics(
                      WHERE cs.calendar_id = c.id AND cs.specialist_id = $4))), $1, $2)""",
         start, end, calendar_id, specialist_id,
     )  # fmt: skip
-    rows = await conn.fetch(_query(specialist_id is not None, calendar_id is not None, group_by),
-                            start, end, specialist_id, calendar_id)  # fmt: skip
+    query = _query(specialist_id is not None, calendar_id is not None, group_by)
+    rows = await conn.fetch(query, start, end, specialist_id, calendar_id, *month_split(start, end))
     total = figures(rows[0] if rows else None) if not group_by else figures(_sum_rows(rows))
     groups = (
         [GroupFigures(r["key"], figures(r)) for r in rows if r["key"] is not None]
@@ -93,6 +93,17 @@ async def statistics(
         else None
     )
     return StatisticsOut(start, end, timezone, specialist_id, calendar_id, total, groups)
+
+
+def month_split(start: date, end: date) -> tuple[date, date, date, date]:
+    """(last day of the head, first day of the tail, first whole month, end of whole months):
+    the days [start, head] and [tail, end] are read day by day, the months in between whole."""
+    first = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    after = end + timedelta(days=1)
+    last = after if after.day == 1 else end.replace(day=1)
+    if first >= last:  # no whole month: every day from the daily rollup
+        return end, after, first, first
+    return first - timedelta(days=1), last, first, last
 
 
 @cache

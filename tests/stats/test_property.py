@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from stats import service
 from tests.conftest import DATABASE_URL
-from tests.stats.recount import recount, rollup, totals
+from tests.stats.recount import by_month, monthly, offered_recount, recount, rollup, totals
 
 ACTIONS = ["upcoming", "confirm", "start", "complete", "cancel", "no_show"]
 # From booked to each state (a step that is not possible from where it stands is refused).
@@ -155,13 +155,15 @@ async def _apply(conn: asyncpg.Connection, op: tuple[Any, ...], env: dict[str, A
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-@given(ops=operations)
-async def test_statistics_equal_a_recount(clinic: Any, ops: list[tuple[Any, ...]]) -> None:
+@given(ops=operations, span=st.integers(0, 2))
+async def test_statistics_equal_a_recount(
+    clinic: Any, ops: list[tuple[Any, ...]], span: int
+) -> None:
     conn = await asyncpg.connect(DATABASE_URL)
     try:
         async with conn.transaction():
             await conn.execute(f'SET LOCAL search_path TO "{clinic.tenant.schema}", public')
-            await _check(conn, clinic.tenant.timezone, ops)
+            await _check(conn, clinic.tenant.timezone, ops, span)
             raise _Rollback
     except _Rollback:
         pass
@@ -169,7 +171,9 @@ async def test_statistics_equal_a_recount(clinic: Any, ops: list[tuple[Any, ...]
         await conn.close()
 
 
-async def _check(conn: asyncpg.Connection, zone: str, ops: list[tuple[Any, ...]]) -> None:
+async def _check(
+    conn: asyncpg.Connection, zone: str, ops: list[tuple[Any, ...]], span: int
+) -> None:
     env = {**await _setup(conn), "appointments": []}
     applied = 0
     for op in ops:
@@ -189,8 +193,10 @@ async def _check(conn: asyncpg.Connection, zone: str, ops: list[tuple[Any, ...]]
         event("reviewed")
     raw = await recount(conn, zone)
     assert await rollup(conn) == raw
+    assert await monthly(conn) == by_month(raw)
     today = datetime.now(ZoneInfo(zone)).date()
-    start, end = today - timedelta(days=2), today + timedelta(days=4)
+    # A period inside one month or across months (whole months come from the monthly rollup).
+    start, end = today - timedelta(days=2 + 31 * span), today + timedelta(days=4 + 31 * span)
     scopes = [(None, None), (env["specialists"][0], None), (None, env["calendars"][1]),
               (env["specialists"][1], env["calendars"][0])]  # fmt: skip
     for specialist, calendar in scopes:
@@ -199,6 +205,9 @@ async def _check(conn: asyncpg.Connection, zone: str, ops: list[tuple[Any, ...]]
         got = out.total
         names = ("booked", "completed", "cancelled", "no_show", "booked_minutes", "rating_count")
         assert {k: getattr(got, k) for k in names} == {k: expected[k] for k in names}
+        if span == 0:  # offered time against the engine, day by day (short periods only)
+            assert got.offered_minutes == await offered_recount(conn, zone, start, end,
+                                                                specialist, calendar)  # fmt: skip
         if expected["rating_count"]:
             average = round(expected["rating_sum"] / expected["rating_count"], 2)
             assert got.average_rating == average

@@ -84,3 +84,33 @@ async def test_statistics_access_and_input(client: httpx.AsyncClient, clinic: Cl
                            setup.specialist_id)  # fmt: skip
     r = await client.get(url, params={"from": "2026-01-01", "to": "2026-01-31"}, headers=spec)
     assert r.status_code == 200 and r.json()["specialist_id"] == str(setup.specialist_id)
+
+
+def test_month_split() -> None:
+    from datetime import date
+
+    from stats.service import month_split
+
+    # No whole month: all days.
+    assert month_split(date(2026, 3, 5), date(2026, 3, 20)) == (
+        date(2026, 3, 20),
+        date(2026, 3, 21),
+        date(2026, 4, 1),
+        date(2026, 4, 1),
+    )
+    # Head days, two whole months, tail days.
+    assert month_split(date(2026, 1, 20), date(2026, 4, 3)) == (
+        date(2026, 1, 31),
+        date(2026, 4, 1),
+        date(2026, 2, 1),
+        date(2026, 4, 1),
+    )
+    # Exactly whole months: empty head and tail.
+    head, tail, first, last = month_split(date(2026, 1, 1), date(2026, 12, 31))
+    assert (first, last) == (date(2026, 1, 1), date(2027, 1, 1))
+    assert head < date(2026, 1, 1) and tail > date(2026, 12, 31)
+    # A whole month inside a leap February.
+    assert month_split(date(2028, 1, 31), date(2028, 3, 1))[2:] == (
+        date(2028, 2, 1),
+        date(2028, 3, 1),
+    )

@@ -27,6 +27,57 @@ CREATE TABLE stats_daily (
 CREATE INDEX stats_daily_specialist_idx ON stats_daily (specialist_id, day);
 CREATE INDEX stats_daily_calendar_idx ON stats_daily (calendar_id, day);
 
+-- Month totals of stats_daily, kept by a trigger on it (the same deltas): a year is 12 rows
+-- per (calendar, specialist) instead of 365. Queries read whole months here, the days of
+-- partial months from stats_daily.
+CREATE TABLE stats_monthly (
+    month date NOT NULL CHECK (extract(day FROM month) = 1),
+    calendar_id uuid NOT NULL,
+    specialist_id uuid NOT NULL,
+    booked integer NOT NULL DEFAULT 0,
+    completed integer NOT NULL DEFAULT 0,
+    cancelled integer NOT NULL DEFAULT 0,
+    no_show integer NOT NULL DEFAULT 0,
+    booked_minutes bigint NOT NULL DEFAULT 0,
+    rating_sum integer NOT NULL DEFAULT 0,
+    rating_count integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, calendar_id, specialist_id)
+);
+CREATE INDEX stats_monthly_specialist_idx ON stats_monthly (specialist_id, month);
+CREATE INDEX stats_monthly_calendar_idx ON stats_monthly (calendar_id, month);
+
+CREATE FUNCTION stats_monthly_apply(r stats_daily, p_sign integer) RETURNS void
+LANGUAGE sql VOLATILE AS $fn$
+    INSERT INTO stats_monthly AS m (month, calendar_id, specialist_id, booked, completed,
+                                    cancelled, no_show, booked_minutes, rating_sum, rating_count)
+    VALUES (date_trunc('month', r.day)::date, r.calendar_id, r.specialist_id,
+            p_sign * r.booked, p_sign * r.completed, p_sign * r.cancelled, p_sign * r.no_show,
+            p_sign * r.booked_minutes, p_sign * r.rating_sum, p_sign * r.rating_count)
+    ON CONFLICT (month, calendar_id, specialist_id) DO UPDATE
+    SET booked = m.booked + EXCLUDED.booked,
+        completed = m.completed + EXCLUDED.completed,
+        cancelled = m.cancelled + EXCLUDED.cancelled,
+        no_show = m.no_show + EXCLUDED.no_show,
+        booked_minutes = m.booked_minutes + EXCLUDED.booked_minutes,
+        rating_sum = m.rating_sum + EXCLUDED.rating_sum,
+        rating_count = m.rating_count + EXCLUDED.rating_count
+$fn$;
+
+CREATE FUNCTION stats_daily_to_monthly() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM stats_monthly_apply(OLD, -1);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM stats_monthly_apply(NEW, 1);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER stats_daily_monthly AFTER INSERT OR UPDATE OR DELETE ON stats_daily
+    FOR EACH ROW EXECUTE FUNCTION stats_daily_to_monthly();
+
 CREATE FUNCTION stats_clinic_zone() RETURNS text
 LANGUAGE sql STABLE AS $fn$
     SELECT coalesce((SELECT t.timezone FROM public.tenants t
@@ -129,6 +180,39 @@ CREATE TABLE stats_offered (
 );
 CREATE INDEX stats_offered_specialist_idx ON stats_offered (specialist_id, day);
 CREATE INDEX stats_offered_day_idx ON stats_offered (day);
+
+CREATE TABLE stats_offered_monthly (
+    month date NOT NULL CHECK (extract(day FROM month) = 1),
+    calendar_id uuid NOT NULL,
+    specialist_id uuid NOT NULL,
+    minutes bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, calendar_id, specialist_id)
+);
+CREATE INDEX stats_offered_monthly_specialist_idx ON stats_offered_monthly (specialist_id, month);
+CREATE INDEX stats_offered_monthly_calendar_idx ON stats_offered_monthly (calendar_id, month);
+
+CREATE FUNCTION stats_offered_monthly_apply(r stats_offered, p_sign integer) RETURNS void
+LANGUAGE sql VOLATILE AS $fn$
+    INSERT INTO stats_offered_monthly AS m (month, calendar_id, specialist_id, minutes)
+    VALUES (date_trunc('month', r.day)::date, r.calendar_id, r.specialist_id, p_sign * r.minutes)
+    ON CONFLICT (month, calendar_id, specialist_id) DO UPDATE
+    SET minutes = m.minutes + EXCLUDED.minutes
+$fn$;
+
+CREATE FUNCTION stats_offered_to_monthly() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM stats_offered_monthly_apply(OLD, -1);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM stats_offered_monthly_apply(NEW, 1);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER stats_offered_monthly AFTER INSERT OR UPDATE OR DELETE ON stats_offered
+    FOR EACH ROW EXECUTE FUNCTION stats_offered_to_monthly();
 
 CREATE TABLE stats_offered_coverage (
     calendar_id uuid PRIMARY KEY,
