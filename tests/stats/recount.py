@@ -90,7 +90,8 @@ async def offered_recount(
                CROSS JOIN LATERAL available_slots(
                    c.id, d::date::timestamp AT TIME ZONE $1,
                    (d::date + 1)::timestamp AT TIME ZONE $1,
-                   (d::date::timestamp AT TIME ZONE $1) - make_interval(mins => c.min_notice_minutes),
+                   (d::date::timestamp AT TIME ZONE $1)
+                       - make_interval(mins => c.min_notice_minutes),
                    NULL, true) s
                WHERE ($5::uuid IS NULL OR c.id = $5) AND ($4::uuid IS NULL OR s.specialist_id = $4)
                GROUP BY c.id, d, s.specialist_id) per_day""",
