@@ -149,23 +149,26 @@ $fn$;
 CREATE TRIGGER reviews_stats AFTER INSERT ON reviews
     FOR EACH ROW EXECUTE FUNCTION stats_on_review();
 
--- Recount everything from the raw tables (used once here for existing data; also what a
--- clinic's change of time zone would need).
+-- Recount everything from the raw tables in one pass (used once here for existing data; also
+-- what a clinic's change of time zone would need). The monthly rollup follows by trigger.
 CREATE FUNCTION stats_rebuild() RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $fn$
 BEGIN
-    DELETE FROM stats_daily;
-    PERFORM stats_add(a.starts_at, a.ends_at, a.calendar_id, a.specialist_id, a.status, 1)
-    FROM appointments a
-    WHERE a.status NOT IN ('held', 'released', 'expired');
-    INSERT INTO stats_daily AS s (day, calendar_id, specialist_id, rating_sum, rating_count)
+    TRUNCATE stats_daily, stats_monthly;
+    INSERT INTO stats_daily (day, calendar_id, specialist_id, booked, completed, cancelled,
+                             no_show, booked_minutes, rating_sum, rating_count)
     SELECT (a.starts_at AT TIME ZONE stats_clinic_zone())::date, a.calendar_id,
-           a.specialist_id, sum(r.rating), count(*)
-    FROM reviews r JOIN appointments a ON a.id = r.appointment_id
-    GROUP BY 1, 2, 3
-    ON CONFLICT (day, calendar_id, specialist_id) DO UPDATE
-    SET rating_sum = s.rating_sum + EXCLUDED.rating_sum,
-        rating_count = s.rating_count + EXCLUDED.rating_count;
+           a.specialist_id, count(*), count(*) FILTER (WHERE a.status = 'done'),
+           count(*) FILTER (WHERE a.status = 'cancelled'),
+           count(*) FILTER (WHERE a.status = 'no_show'),
+           coalesce(sum(round(extract(epoch FROM a.ends_at - a.starts_at) / 60)::bigint)
+                    FILTER (WHERE a.status <> 'cancelled'), 0),
+           coalesce(sum(r.rating), 0), count(r.id)
+    FROM appointments a
+    LEFT JOIN reviews r ON r.appointment_id = a.id
+    WHERE a.status IN ('booked', 'upcoming', 'confirmed', 'in_progress', 'done', 'cancelled',
+                       'no_show')
+    GROUP BY 1, 2, 3;
 END
 $fn$;
 SELECT stats_rebuild();
