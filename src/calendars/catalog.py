@@ -223,6 +223,16 @@ async def _write_calendar(
         raise ValidationFailed(
             f"Invalid calendar: {exc.constraint_name}.", code="invalid_calendar"
         ) from exc
+    except asyncpg.ForeignKeyViolationError as exc:
+        # The forms domain's trigger: every required form is a live intake form, named once.
+        if exc.message not in ("duplicate_form", "unknown_form"):
+            raise
+        message = (
+            "A form is named twice."
+            if exc.message == "duplicate_form"
+            else f"No such intake form: {exc.detail}."
+        )
+        raise ValidationFailed.field("required_form_ids", message, code="unknown_form") from exc
     assert calendar_id is not None
     await _set_links(conn, calendar_id, values)
     return calendar_id
@@ -256,6 +266,17 @@ async def delete_calendar(conn: asyncpg.Connection, calendar_id: UUID) -> None:
         in_use="The calendar has appointments; deactivate it instead.",
     )
     await availability_changed(conn, None, calendar_id)
+
+
+async def calendars_requiring_form(
+    conn: asyncpg.Connection, form_id: UUID
+) -> list[tuple[UUID, str]]:
+    """(id, name) of the calendars whose bookings require the form ``form_id``."""
+    rows = await conn.fetch(
+        "SELECT id, name FROM calendars WHERE $1 = ANY (required_form_ids) ORDER BY name, id",
+        form_id,
+    )
+    return [(r["id"], r["name"]) for r in rows]
 
 
 _PUBLIC_CALENDARS = """

@@ -122,14 +122,20 @@ def route_handlers() -> list[Any]:
     from calendars.routes import route_handlers as calendar_routes
     from carebook.events.routes import route_handlers as event_routes
     from carebook.health import route_handlers as health_routes
+    from forms.routes import route_handlers as form_routes
     from notifications.routes import route_handlers as notification_routes
+    from reviews.routes import route_handlers as review_routes
+    from stats.routes import route_handlers as stats_routes
     from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
+    from web.patient_forms import route_handlers as form_pages
+    from web.patient_review import route_handlers as review_pages
     from web.routes import route_handlers as web_routes
 
     handlers: list[Any] = [*health_routes, admin, *tenant_routes, *platform_job_routes,
-                           *calendar_routes, *booking_routes, *event_routes, *notification_routes,
-                           *web_routes]  # fmt: skip
+                           *calendar_routes, *booking_routes, *form_routes, *review_routes,
+                           *stats_routes, *event_routes, *notification_routes, *web_routes,
+                           *form_pages, *review_pages]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 

@@ -33,6 +33,8 @@ TENANT_SQL_PACKAGES = (
     "video",
     "reviews",
     "notifications",
+    "forms",
+    "stats",
 )
 
 PLATFORM_BOOTSTRAP = """

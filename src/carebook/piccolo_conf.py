@@ -21,8 +21,10 @@ APP_REGISTRY = AppRegistry(
         "calendars.piccolo_app",
         "bookings.piccolo_app",
         "video.piccolo_app",
+        "forms.piccolo_app",
         "reviews.piccolo_app",
         "carebook.piccolo_app",
         "notifications.piccolo_app",
+        "stats.piccolo_app",
     ]
 )

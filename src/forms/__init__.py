@@ -1,1 +1,1 @@
-"""Forms: intake and post-appointment form templates and instances (issue 13)."""
+"""Carebook forms domain: versioned form templates, per-appointment instances, answers."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import ResponseHeader
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from calendars.schemas import PublicCalendar
@@ -35,6 +35,15 @@ from web.zones import zone_label, zone_table
 
 # The manage link carries a secret: never leak it to other sites, never cache the page.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+REVIEW_MESSAGES = {
+    "thanks": {"ok": True, "text": "Thank you for your review!"},
+    "rating_missing": {"ok": False, "text": "Choose a rating from 1 to 5."},
+    "comment_too_long": {"ok": False, "text": "Keep the comment under 2000 characters."},
+    "already_reviewed": {"ok": False, "text": "This appointment has already been reviewed."},
+    "review_not_open": {"ok": False, "text": "You can review once the appointment took place."},
+}
 
 
 def manage_path(tenant: Tenant, appointment_id: Any, token: str) -> str:
@@ -175,6 +184,7 @@ class PublicPages(Controller):
         clinic: FromPath[str],
         appointment_id: FromPath[str],
         token: FromQuery[str | None] = None,
+        review_outcome: Annotated[str | None, QueryParameter(name="review")] = None,
     ) -> Template:
         """A read-only view of one appointment for the holder of its manage link."""
         tenant = await find_tenant(clinic)
@@ -194,6 +204,12 @@ class PublicPages(Controller):
             return i18n.date_text(appt.starts_at, z, lang), f"{start}–{end}"
 
         date, times = when(zone)
+        # These modules import this one's link helpers.
+        from web.patient_forms import manage_forms
+        from web.patient_review import manage_review
+
+        forms = await manage_forms(tenant, appt, token or "")
+        review = await manage_review(tenant, appt, token or "")
         return Template(
             "manage.html",
             headers=PRIVATE_HEADERS,
@@ -210,6 +226,9 @@ class PublicPages(Controller):
                 else ", ".join(when(clinic_zone)),
                 "price": format_price(appt.price_minor, appt.currency),
                 "ics_url": ics_path(tenant, appt.id, token or ""),
+                "forms": forms,
+                "review": review,
+                "review_message": REVIEW_MESSAGES.get(review_outcome or ""),
             },
         )
 

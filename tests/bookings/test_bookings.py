@@ -41,7 +41,9 @@ async def test_booking_turns_the_hold_into_an_appointment(
 ) -> None:
     setup = await bookable(clinic.tenant, price_minor=7250, currency="CHF", name="Mobility check")
     async with tenant_tx(clinic.tenant) as conn:
-        form = uuid4()
+        form = await conn.fetchval(
+            "INSERT INTO form_templates (phase) VALUES ('intake') RETURNING id"
+        )
         await conn.execute(
             "UPDATE calendars SET required_form_ids = $2 WHERE id = $1", setup.calendar_id, [form]
         )

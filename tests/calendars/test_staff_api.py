@@ -201,6 +201,13 @@ async def test_services_and_calendars_crud_and_events(client, clinic):
         json={"name": "Mobility", "default_duration_minutes": 30},
     )
     assert svc.status_code == 201, svc.text
+    form = await client.post(
+        f"{clinic.api}/forms",
+        headers=clinic.headers,
+        json={"name": "Intake", "phase": "intake",
+              "fields": [{"key": "q", "type": "text", "label": "Q"}]},
+    )  # fmt: skip
+    assert form.status_code == 201, form.text
     body = {
         "service_id": svc.json()["id"],
         "name": "Promo",
@@ -217,7 +224,7 @@ async def test_services_and_calendars_crud_and_events(client, clinic):
         "listed": False,
         "video": True,
         "specialist_ids": [a["id"]],
-        "required_form_ids": ["6f1c1f4e-7d4e-4a53-9e1a-2f7f5a1b2c3d"],
+        "required_form_ids": [form.json()["id"]],
     }
     r = await client.post(f"{clinic.api}/calendars", headers=clinic.headers, json=body)
     assert r.status_code == 201, r.text

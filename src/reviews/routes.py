@@ -1,0 +1,102 @@
+"""HTTP routes of the reviews domain: the patient's review, staff lists and alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+
+from calendars.routes import PUBLIC_PATH, STAFF_PATH
+from carebook.errors import Forbidden, NotFound
+from carebook.openapi import INVALID, problems
+from carebook.tenancy import Tenant, tenant_tx
+from reviews import service
+from reviews.schemas import AcknowledgeIn, AlertOut, ReviewIn, ReviewOut
+from tenants.guards import PUBLIC, STAFF, StaffPrincipal
+
+ManageToken = Annotated[
+    str | None,
+    HeaderParameter(name="X-Manage-Token", required=False, description="The manage link token"),
+]
+
+
+class PatientReviewController(Controller):
+    path = f"{PUBLIC_PATH}/appointments/{{appointment_id:uuid}}/review"
+    tags = ["reviews"]
+    dependencies = PUBLIC
+
+    @get("/", summary="My review of this appointment",
+         responses=problems(s404="appointment_not_found, review_not_found"))  # fmt: skip
+    async def show(
+        self, tenant: NamedDependency[Tenant], appointment_id: FromPath[UUID], token: ManageToken
+    ) -> ReviewOut:
+        review = await service.review_for_patient(tenant, appointment_id, token)
+        if review is None:
+            raise NotFound("Not reviewed yet.", code="review_not_found")
+        return review
+
+    @post("/", status_code=201, summary="Rate the appointment 1-5 (once, after it took place)",
+          responses=problems(s404="appointment_not_found",
+                             s409="review_not_open, already_reviewed", s422=INVALID))  # fmt: skip
+    async def create(
+        self,
+        tenant: NamedDependency[Tenant],
+        appointment_id: FromPath[UUID],
+        data: JSONBody[ReviewIn],
+        token: ManageToken,
+    ) -> Response[ReviewOut]:
+        review = await service.submit(tenant, appointment_id, token, data)
+        return Response(review, status_code=201)
+
+
+class StaffReviewsController(Controller):
+    path = STAFF_PATH
+    tags = ["reviews"]
+    dependencies = STAFF
+
+    @get("/reviews", summary="Recent reviews (admins: all; specialists: their own)")
+    async def index(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        specialist_id: FromQuery[UUID | None] = None,
+    ) -> list[ReviewOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            if staff.role == "specialist":
+                own = await conn.fetchval(
+                    "SELECT id FROM specialists WHERE staff_user = $1", staff.id
+                )
+                if own is None or specialist_id not in (None, own):
+                    raise Forbidden("Specialists see only their own reviews.",
+                                    code="not_your_reviews")  # fmt: skip
+                specialist_id = own
+            return await service.list_reviews(conn, specialist_id)
+
+    @get("/review-alerts", summary="Low-rating alerts (clinic admins); ?all=true for history")
+    async def alerts(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        all: FromQuery[bool] = False,
+    ) -> list[AlertOut]:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.list_alerts(conn, only_open=not all)
+
+    @post("/review-alerts/{alert_id:uuid}/acknowledge", status_code=200,
+          summary="Acknowledge an alert (who, when and a note are recorded)",
+          responses=problems(s404="alert_not_found", s409="alert_acknowledged"))  # fmt: skip
+    async def acknowledge(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        alert_id: FromPath[UUID],
+        data: JSONBody[AcknowledgeIn],
+    ) -> AlertOut:
+        async with tenant_tx(staff_tenant) as conn:
+            return await service.acknowledge(conn, alert_id, clinic_admin.id, data.note)
+
+
+route_handlers: list[Any] = [PatientReviewController, StaffReviewsController]

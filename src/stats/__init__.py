@@ -1,0 +1,1 @@
+"""Carebook statistics domain: per clinic, specialist and calendar, maintained by the lifecycle."""
