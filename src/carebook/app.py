@@ -28,6 +28,7 @@ from carebook.jobs.relay import start_relay, stop_relay
 from carebook.jobs.scheduler import start_scheduler, stop_scheduler
 from carebook.redis import close_redis
 from carebook.settings import get_settings
+from video.signalling import close_signalling
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 MAX_BODY_BYTES = 64 * 1024
@@ -121,11 +122,12 @@ def route_handlers() -> list[Any]:
     from carebook.events.routes import route_handlers as event_routes
     from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
+    from video.routes import route_handlers as video_routes
     from web.routes import route_handlers as web_routes
 
     handlers: list[Any] = [health, admin, *tenant_routes, *platform_job_routes,
                            *calendar_routes, *booking_routes, *event_routes,
-                           *web_routes]  # fmt: skip
+                           *web_routes, *video_routes]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 
@@ -158,7 +160,15 @@ def create_app() -> Litestar:
             start_scheduler,
             freeze_startup_objects,
         ],
-        on_shutdown=[stop_scheduler, stop_relay, stop_sweeper, stop_hub, stop_pool, close_redis],
+        on_shutdown=[
+            stop_scheduler,
+            stop_relay,
+            stop_sweeper,
+            stop_hub,
+            stop_pool,
+            close_redis,
+            close_signalling,
+        ],
         openapi_config=OpenAPIConfig(
             title="Carebook API",
             version="1.0.0",

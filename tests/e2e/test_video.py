@@ -1,0 +1,160 @@
+"""The built-in video room in two real browsers with fake camera and microphone.
+
+Patient and specialist load the room from two different app processes, so signalling also
+crosses processes (Redis pub/sub), as behind a load balancer. Media flows peer-to-peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.conftest import Clinic, LiveServer
+from tests.e2e.browser import LAUNCH_ARGS, chromium_path, run_axe, serious_violations
+from tests.e2e.pages import screenshot
+from tests.video.support import video_appointment
+
+pytestmark = pytest.mark.e2e
+
+MEDIA_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+
+CONNECTED = "() => window.carebookVideo && window.carebookVideo.pc && " \
+    "window.carebookVideo.pc.connectionState === 'connected'"  # fmt: skip
+RECEIVING = """async () => {
+  const pc = window.carebookVideo && window.carebookVideo.pc;
+  if (!pc) return false;
+  const stats = await pc.getStats();
+  let audio = 0, video = 0;
+  stats.forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') audio += s.bytesReceived || 0;
+    if (s.type === 'inbound-rtp' && s.kind === 'video') video += s.bytesReceived || 0;
+  });
+  return audio > 0 && video > 0;
+}"""
+
+
+@pytest.fixture(scope="module")
+async def media_browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=chromium_path(), args=[*LAUNCH_ARGS, *MEDIA_ARGS]
+        )
+        yield chromium
+        await chromium.close()
+
+
+async def open_in_context(browser: Browser, url: str, **options: object) -> Page:
+    context = await browser.new_context(
+        viewport={"width": 1024, "height": 768},
+        locale="en-GB",
+        **options,  # type: ignore[arg-type]
+    )
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    await page.goto(url)
+    return page
+
+
+async def test_patient_and_specialist_talk_peer_to_peer(
+    live_server: LiveServer, live_server_b: LiveServer, clinic: Clinic, media_browser: Browser
+) -> None:
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    appt = await video_appointment(clinic.tenant, start)
+    async with httpx.AsyncClient(base_url=live_server_b.url) as api:
+        r = await api.post(
+            f"{clinic.api}/appointments/{appt.id}/video/join", headers=clinic.headers
+        )
+        assert r.status_code == 200, r.text
+        join_path = r.json()["url"]
+    patient_url = f"{live_server.url}/c/{clinic.slug}/video/{appt.id}?token=" + quote(
+        appt.manage_token, safe=""
+    )
+    patient = await open_in_context(media_browser, patient_url, timezone_id="Europe/Berlin")
+    doctor = await open_in_context(media_browser, live_server_b.url + join_path)
+    try:
+        for p in (patient, doctor):
+            await p.wait_for_function(CONNECTED, timeout=20_000)
+        for p in (patient, doctor):
+            await p.wait_for_function(RECEIVING, timeout=20_000, polling=250)
+            await expect(p.locator("#video-status")).to_have_text("Connected.")
+        assert not serious_violations(await run_axe(doctor))
+        await screenshot(patient, "8-video-room")
+
+        # Mute and camera toggles say what they do.
+        await patient.click("#toggle-mic")
+        await expect(patient.locator("#toggle-mic")).to_have_attribute("aria-pressed", "true")
+        await expect(patient.locator("#toggle-mic")).to_have_text("Unmute microphone")
+        assert await patient.evaluate(
+            "() => window.carebookVideo.pc.getSenders().find(s => s.track && "
+            "s.track.kind === 'audio').track.enabled === false"
+        )
+        await patient.click("#toggle-camera")
+        await expect(patient.locator("#toggle-camera")).to_have_text("Turn camera on")
+        # No recording control without clinic permission and consent.
+        await expect(doctor.locator("#toggle-recording")).to_have_count(0)
+
+        # A third person with a wrong token is refused.
+        intruder = await open_in_context(
+            media_browser, f"{live_server.url}/c/{clinic.slug}/video/{appt.id}?token=cbm_guess"
+        )
+        await expect(intruder.locator("h1")).not_to_have_text("Video consultation")
+        await expect(intruder.locator("video")).to_have_count(0)
+        await intruder.context.close()
+
+        # The patient leaves: the specialist is told.
+        await patient.click("#leave")
+        await expect(patient.locator("#left-message")).to_be_visible()
+        await expect(doctor.locator("#remote-name")).to_contain_text("left")
+    finally:
+        await patient.context.close()
+        await doctor.context.close()
+
+
+async def test_before_the_window_the_page_says_when_it_opens(
+    live_server: LiveServer, clinic: Clinic, media_browser: Browser
+) -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    day = (datetime.now(zone) + timedelta(days=1)).date()
+    appt = await video_appointment(
+        clinic.tenant, datetime(day.year, day.month, day.day, 15, 0, tzinfo=zone)
+    )
+    page = await open_in_context(
+        media_browser,
+        f"{live_server.url}/c/{clinic.slug}/video/{appt.id}?token="
+        + quote(appt.manage_token, safe=""),
+    )
+    try:
+        await expect(page.get_by_test_id("video-opens")).to_contain_text("opens at 14:45 your time")
+        await expect(page.locator("video")).to_have_count(0)
+    finally:
+        await page.context.close()
+
+
+async def test_expired_token_is_refused(
+    live_server: LiveServer, clinic: Clinic, media_browser: Browser
+) -> None:
+    from video.builtin import TokenClaims, issue_token
+    from video.providers import room_name
+
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    appt = await video_appointment(clinic.tenant, start)
+    past = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
+    token = issue_token(TokenClaims(room_name(appt.id), True, "Dr Vid", past - 3600, past))
+    page = await open_in_context(
+        media_browser, f"{live_server.url}/c/{clinic.slug}/video/{appt.id}?token={token}"
+    )
+    try:
+        await expect(page.locator("main")).to_contain_text("expired")
+        await expect(page.locator("video")).to_have_count(0)
+    finally:
+        await page.context.close()
