@@ -20,6 +20,7 @@ from uuid import UUID
 
 import asyncpg
 
+from carebook.jobs import outbox
 from carebook.tenancy import Tenant, tenant_tx
 from video.config import VideoSettings, get_video_settings
 from video.providers import (
@@ -109,6 +110,22 @@ async def recording_wanted(conn: asyncpg.Connection, tenant: Tenant, appointment
     return tenant.settings.recording_allowed and await recording_consented(conn, appointment_id)
 
 
+def expiry_key(appointment_id: UUID) -> str:
+    # Under the appointment's prefix: cancelling or rescheduling drops it with the rest.
+    return f"appointment:{appointment_id}:video.expire"
+
+
+async def schedule_expiry(conn: asyncpg.Connection, appointment_id: UUID, at: datetime) -> None:
+    """The room is deleted (``video.delete_room``, event ``expired``) once its window closes."""
+    await outbox.schedule(
+        conn,
+        expiry_key(appointment_id),
+        "video.delete_room",
+        {"appointment_id": str(appointment_id), "event": "expired"},
+        at,
+    )
+
+
 async def _spec_for(
     conn: asyncpg.Connection, tenant: Tenant, appt: asyncpg.Record, settings: VideoSettings
 ) -> RoomSpec:
@@ -151,6 +168,8 @@ async def ensure_room(
             appointment_id, room.url, room.opens_at, room.closes_at, room.recording,
         )  # fmt: skip
         record = RoomRecord.of(row) if row else await room_record(conn, appointment_id)
+        if row is not None:
+            await schedule_expiry(conn, appointment_id, room.closes_at)
     if record is not None and not record.live:
         # Deleted while we were creating it: do not leave the provider's room behind.
         await provider.delete_room(spec.name)
@@ -180,6 +199,7 @@ async def delete_room(
     *,
     final_status: str = "deleted",
     settings: VideoSettings | None = None,
+    now: datetime | None = None,
 ) -> bool:
     """Close the room (``cancelled``, ``no_show``; ``expired`` by the sweep). The provider's
     room goes first, then the row: a failure in between is retried and finds the same room.
@@ -187,6 +207,10 @@ async def delete_room(
     settings = settings or get_video_settings()
     async with tenant_tx(tenant) as conn:
         record = await room_record(conn, appointment_id)
+        if final_status == "expired" and (
+            record is None or record.closes_at > (now or datetime.now(UTC))
+        ):
+            return False  # not due (moved since the expiry was scheduled) or no room at all
         if record is None:
             appt = await appointment(conn, appointment_id)
             if appt is None or not appt["video"]:
@@ -229,7 +253,12 @@ async def move_room(
         if appt is None or record is None or not record.live:
             return await ensure_room(tenant, appointment_id, settings=settings)
         spec = await _spec_for(conn, tenant, appt, settings)
-    return await _apply(tenant, record, spec, settings)
+    moved = await _apply(tenant, record, spec, settings)
+    if moved is not None:
+        # A reschedule dropped the appointment's timed jobs: the expiry follows the new window.
+        async with tenant_tx(tenant) as conn:
+            await schedule_expiry(conn, appointment_id, moved.closes_at)
+    return moved
 
 
 async def sync_recording(
@@ -272,7 +301,7 @@ async def sweep_expired_rooms(
     swept = 0
     for row in due:
         if await delete_room(
-            tenant, row["appointment_id"], final_status="expired", settings=settings
+            tenant, row["appointment_id"], final_status="expired", settings=settings, now=now
         ):
             swept += 1
     return swept
