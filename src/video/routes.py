@@ -19,7 +19,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from carebook.errors import CarebookError
-from carebook.openapi import problems
+from carebook.openapi import RATE_LIMITED, problems
+from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal, provide_public_tenant
 from video import access, consent, rooms, signalling
@@ -186,7 +187,7 @@ class PublicVideoController(Controller):
     @get(
         "/consent",
         summary="The recording-consent question and the patient's current answer",
-        responses=problems(s404="appointment_not_found"),
+        responses=problems(s404="appointment_not_found", s429=RATE_LIMITED),
     )
     async def consent_state(
         self,
@@ -195,6 +196,7 @@ class PublicVideoController(Controller):
         appointment_id: FromPath[str],
         token: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
+        await limit(request, tenant.slug, "read")
         manage_token = request.headers.get(MANAGE_TOKEN_HEADER) or token
         return await consent.state(tenant, appointment_id, manage_token)
 
@@ -209,6 +211,7 @@ class PublicVideoController(Controller):
             s404="appointment_not_found",
             s409="recording_not_allowed, consent_closed",
             s422="validation_failed",
+            s429=RATE_LIMITED,
         ),
     )
     async def give_consent(
@@ -219,6 +222,7 @@ class PublicVideoController(Controller):
         data: JSONBody[ConsentIn],
         token: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
+        await limit(request, tenant.slug, "booking")
         manage_token = request.headers.get(MANAGE_TOKEN_HEADER) or token
         return await consent.record_decision(
             tenant, appointment_id, manage_token, data.decision, data.source
