@@ -126,6 +126,11 @@ async def schedule_expiry(conn: asyncpg.Connection, appointment_id: UUID, at: da
     )
 
 
+async def recording_enabled_for(tenant: Tenant, appointment_id: UUID) -> bool:
+    async with tenant_tx(tenant) as conn:
+        return await recording_wanted(conn, tenant, appointment_id)
+
+
 async def _spec_for(
     conn: asyncpg.Connection, tenant: Tenant, appt: asyncpg.Record, settings: VideoSettings
 ) -> RoomSpec:

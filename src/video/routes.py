@@ -6,25 +6,27 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, WebSocket, get, post, websocket
+from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
-from carebook.errors import CarebookError
+from carebook.errors import CarebookError, problem
 from carebook.openapi import RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal, provide_public_tenant
-from video import access, consent, rooms, signalling
+from video import access, consent, recordings, rooms, signalling
 from video.config import get_video_settings
+from video.pages import manage_section
 from video.providers import Participant, provider_named
 from web.display import zone_or
 from web.errors import HTML_EXCEPTION_HANDLERS, PAGE_HEADERS, error_page
@@ -78,6 +80,11 @@ class VideoPages(Controller):
             "state": state,
             "role": who.role,
             "opening": opening_text(record.opens_at, who.zone),
+            # The patient may answer the recording question here too ("at join").
+            "video": None
+            if who.owner
+            else await manage_section(tenant, who.appointment_id, token or ""),
+            "token": token or "",
         }
         if state == "open" and record.provider == "daily":
             provider = provider_named("daily")
@@ -95,8 +102,59 @@ class VideoPages(Controller):
                 "iceServers": list(get_video_settings().ice_servers),
                 "recording": recording and who.owner,
                 "closesAt": record.closes_at.isoformat(),
+                "uploadUrl": f"/c/{tenant.slug}/video/{who.appointment_id}/recordings?token="
+                + quote(token or "", safe=""),
             }
         return Template("video/room.html", context=context, headers=ROOM_HEADERS)
+
+    @post("/{appointment_id:str}/consent", name="video:consent", status_code=303)
+    async def consent_form(
+        self,
+        clinic: FromPath[str],
+        appointment_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Redirect | Template:
+        """The consent form of the manage page and the room page (no script needed)."""
+        tenant = await provide_public_tenant(clinic)
+        await limit(request, tenant.slug, "booking")
+        token = data.get("token", "")
+        source = data.get("source", "manage")
+        try:
+            await consent.record_decision(
+                tenant, appointment_id, token, data.get("decision", ""), source
+            )
+        except CarebookError as exc:
+            return error_page(exc, tenant=tenant)
+        back = "video" if source == "join" else "manage"
+        return Redirect(
+            f"/c/{tenant.slug}/{back}/{appointment_id}?token={quote(token, safe='')}",
+            status_code=303,
+        )
+
+    @post(
+        "/{appointment_id:str}/recordings",
+        name="video:recording",
+        status_code=201,
+        request_max_body_size=recordings.MAX_RECORDING_BYTES,
+    )
+    async def upload_recording(
+        self,
+        clinic: FromPath[str],
+        appointment_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        token: FromQuery[str | None] = None,
+    ) -> Response[dict[str, Any]]:
+        """The specialist's browser uploads what it recorded (consent and permission only)."""
+        tenant = await provide_public_tenant(clinic)
+        try:
+            body = await recordings.store(
+                tenant, appointment_id, token, request.headers.get("content-type", ""),
+                request.stream(),
+            )  # fmt: skip
+        except CarebookError as exc:
+            return problem(exc.status, exc.code, exc.title, exc.detail)
+        return Response(body, status_code=201)
 
     @websocket("/{appointment_id:str}/ws")
     async def signalling_socket(

@@ -15,6 +15,7 @@ from carebook.errors import NotFound
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant
 from tenants.guards import provide_public_tenant
+from video.pages import manage_section
 from web import reads
 from web.display import (
     KIND_LABELS,
@@ -147,6 +148,8 @@ class PublicPages(Controller):
                 f"{time_range_text(appt.starts_at, appt.ends_at, clinic_zone)}",
                 "price": format_price(appt.price_minor, appt.currency),
                 "ics_url": ics_path(tenant, appt.id, token or ""),
+                "video": await manage_section(tenant, appt.id, token or ""),
+                "token": token or "",
             },
         )
 
