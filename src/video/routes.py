@@ -3,6 +3,7 @@ provider), the staff join URL, and the patient's recording consent."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -178,7 +179,15 @@ class VideoPages(Controller):
                 tenant.schema, who.record.room_name, peer, who.role, who.user_name
             ) as link:
                 await socket.send_text(json.dumps({"type": "welcome", "peer": peer}))
-                await signalling.relay(link, socket.receive_text, socket.send_text)
+                # The room closes at end + grace (eject_at_room_exp, as Daily does).
+                remaining = (who.record.closes_at - datetime.now(UTC)).total_seconds()
+                try:
+                    await asyncio.wait_for(
+                        signalling.relay(link, socket.receive_text, socket.send_text),
+                        timeout=max(0.0, remaining),
+                    )
+                except TimeoutError:
+                    await socket.close(code=4403, reason="room closed")
         except WebSocketDisconnect:
             pass
         finally:
