@@ -189,6 +189,7 @@ async def daily_phase(rooms: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         await asyncio.gather(*(daily.create_room(s) for s in specs))
         t1 = time.perf_counter()
+        create_429 = fake.responses.count(429)
         await asyncio.gather(*(daily.delete_room(s.name) for s in specs))
         t2 = time.perf_counter()
         assert not fake.rooms
@@ -198,7 +199,8 @@ async def daily_phase(rooms: int) -> dict[str, Any]:
         "rooms": rooms,
         "create_per_s": round(rooms / (t1 - t0), 1),
         "delete_per_s": round(rooms / (t2 - t1), 2),
-        "http_429": fake.responses.count(429),
+        "create_429": create_429,
+        "delete_429": fake.responses.count(429) - create_429,
     }
 
 
