@@ -27,6 +27,7 @@ from carebook.tenancy import Tenant
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal, provide_public_tenant
 from video import access, consent, recordings, rooms, signalling
 from video.config import get_video_settings
+from video.errors import VideoProviderError
 from video.pages import manage_section
 from video.providers import Participant, provider_named
 from web.display import zone_or
@@ -52,6 +53,20 @@ def opening_text(at: datetime, zone_name: str) -> str:
     return f"The room opens at {local:%H:%M} your time{day} ({zone.key})."
 
 
+def _room_error(exc: CarebookError, tenant: Tenant) -> Template:
+    """A room page's error, in words for a patient (provider failures keep their status)."""
+    if isinstance(exc, VideoProviderError):
+        exc = VideoProviderError(
+            "The video service is not reachable right now. Please try again in a minute; "
+            "if it keeps failing, call the clinic.",
+            code=exc.code,
+        )
+        exc.status = 503
+    response = error_page(exc, tenant=tenant)
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
 class VideoPages(Controller):
     path = "/c/{clinic:str}/video"
     include_in_schema = False
@@ -70,9 +85,7 @@ class VideoPages(Controller):
         try:
             who = await access.resolve(tenant, appointment_id, token)
         except CarebookError as exc:
-            response = error_page(exc, tenant=tenant)
-            response.headers.update(PRIVATE_HEADERS)
-            return response
+            return _room_error(exc, tenant)
         record = who.record
         state = rooms.window_state(record) if record.live else "closed"
         context: dict[str, Any] = {
@@ -89,9 +102,12 @@ class VideoPages(Controller):
         }
         if state == "open" and record.provider == "daily":
             provider = provider_named("daily")
-            meeting_token = await provider.participant_token(
-                record.as_room(), Participant(who.user_name, owner=who.owner)
-            )
+            try:
+                meeting_token = await provider.participant_token(
+                    record.as_room(), Participant(who.user_name, owner=who.owner)
+                )
+            except CarebookError as exc:  # Daily down or misconfigured: say so, not a 500
+                return _room_error(exc, tenant)
             return Redirect(f"{record.room_url}?t={quote(meeting_token, safe='')}")
         if state == "open":
             recording = await consent.recording_enabled(tenant, who.appointment_id)

@@ -157,3 +157,37 @@ async def test_signalling_crosses_app_processes(
     with pytest.raises(websockets.InvalidStatus):
         async with websockets.connect(ws_a + "cbm_wrong"):
             pass
+
+
+async def test_daily_room_page_hands_over_with_a_meeting_token(
+    client: httpx.AsyncClient,
+    clinic: Clinic,
+    fake_daily: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.video.fake_daily import FakeDaily
+    from tests.video.support import set_clinic_settings
+    from video.config import get_video_settings
+    from video.providers import room_name
+
+    assert isinstance(fake_daily, FakeDaily)
+    monkeypatch.setenv("DAILY_API_KEY", fake_daily.api_key)
+    monkeypatch.setenv("DAILY_API_URL", fake_daily.url)
+    get_video_settings.cache_clear()
+    try:
+        tenant = await set_clinic_settings(clinic.tenant, video_provider="daily")
+        appt = await video_appointment(tenant, now_minute() + timedelta(minutes=5))
+        r = await client.get(page(clinic, appt.id, appt.manage_token))
+        assert r.status_code in (302, 303), r.text
+        room_url = f"https://{fake_daily.domain}.daily.co/{room_name(appt.id)}?t="
+        assert r.headers["location"].startswith(room_url)
+        token = r.headers["location"].removeprefix(room_url)
+        assert fake_daily.tokens[token]["is_owner"] is False
+        assert fake_daily.tokens[token]["user_name"] == "Pat Video"
+        # Daily down: a clear page, never a 500.
+        fake_daily.fail_next(503, times=10)
+        r = await client.get(page(clinic, appt.id, appt.manage_token))
+        assert r.status_code == 503 and "video service" in r.text.lower()
+    finally:
+        monkeypatch.undo()
+        get_video_settings.cache_clear()
