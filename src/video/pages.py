@@ -3,6 +3,7 @@ room opens, and the recording-consent question (only where the clinic records)."
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -10,6 +11,13 @@ from uuid import UUID
 from carebook.tenancy import Tenant, tenant_tx
 from video import consent, rooms
 from video.providers import room_spec
+from web.display import zone_or
+
+
+def _when(at: datetime, zone_name: str) -> str:
+    zone = zone_or(zone_name, "UTC")
+    local = at.astimezone(zone)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M} ({zone.key})"
 
 
 async def manage_section(tenant: Tenant, appointment_id: UUID, token: str) -> dict[str, Any] | None:
@@ -40,7 +48,9 @@ async def manage_section(tenant: Tenant, appointment_id: UUID, token: str) -> di
             "asked": tenant.settings.recording_allowed,
             "wording": consent.wording_for(tenant),
             "decision": latest["decision"] if latest else None,
-            "at": latest["at"] if latest else None,
+            "at": _when(latest["at"], appt["patient_timezone"] or tenant.timezone)
+            if latest
+            else None,
             "changeable": appt["status"] in consent.OPEN_STATUSES,
             "action": f"/c/{tenant.slug}/video/{appointment_id}/consent",
         },

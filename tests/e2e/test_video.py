@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -158,3 +159,29 @@ async def test_expired_token_is_refused(
         await expect(page.locator("video")).to_have_count(0)
     finally:
         await page.context.close()
+
+
+async def test_patient_consents_on_the_manage_page_by_keyboard(
+    live_server: LiveServer, clinic: Clinic, new_page: Any
+) -> None:
+    from tests.video.support import set_clinic_settings
+
+    tenant = await set_clinic_settings(clinic.tenant, recording_allowed=True)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    appt = await video_appointment(tenant, start)
+    page = await new_page()  # phone size
+    await page.goto(
+        f"{live_server.url}/c/{clinic.slug}/manage/{appt.id}?token="
+        + quote(appt.manage_token, safe="")
+    )
+    section = page.get_by_test_id("video-section")
+    await expect(section.get_by_test_id("join-video")).to_be_visible()
+    await expect(section).to_contain_text("The room opens at")
+    agree = section.get_by_role("button", name="I agree to the recording")
+    await agree.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_test_id("consent-state")).to_contain_text("You agreed")
+    assert not serious_violations(await run_axe(page))
+    await screenshot(page, "9-manage-video-consent")
+    await page.get_by_role("button", name="Withdraw my consent").click()
+    await expect(page.get_by_test_id("consent-state")).to_contain_text("You said no")
