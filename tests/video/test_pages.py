@@ -191,3 +191,22 @@ async def test_daily_room_page_hands_over_with_a_meeting_token(
     finally:
         monkeypatch.undo()
         get_video_settings.cache_clear()
+
+
+async def test_only_the_appointments_specialist_or_an_admin_joins_as_owner(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    from tests.bookings.lifecycle_support import staff_member
+
+    own_id, own = await staff_member(clinic, "specialist", "own@vid.test")
+    _, other = await staff_member(clinic, "specialist", "other@vid.test")
+    _, desk = await staff_member(clinic, "receptionist", "desk@vid.test")
+    appt = await video_appointment(
+        clinic.tenant, now_minute() + timedelta(minutes=5), staff_user=own_id
+    )
+    url = f"{clinic.api}/appointments/{appt.id}/video/join"
+    r = await client.post(url, headers=own)
+    assert r.status_code == 200, r.text
+    assert (await client.get(r.json()["url"])).status_code == 200
+    problem(await client.post(url, headers=other), 403, "not_your_appointment")
+    problem(await client.post(url, headers=desk), 403, "not_your_appointment")
