@@ -204,6 +204,8 @@ class VideoPages(Controller):
                     )
                 except TimeoutError:
                     await socket.close(code=4403, reason="room closed")
+                except signalling.TooChatty:
+                    await socket.close(code=4429, reason="too many messages")
         except WebSocketDisconnect:
             pass
         finally:

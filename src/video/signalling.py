@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -22,6 +23,15 @@ from redis.asyncio import Redis
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024  # an SDP with many candidates stays well under this
+# A call set-up is a few dozen messages (offer, answer, ICE candidates); far more per second
+# is a misbehaving client, which is disconnected rather than relayed.
+MAX_MESSAGES_PER_SECOND = 100
+
+
+class TooChatty(Exception):
+    """A browser sent more than ``MAX_MESSAGES_PER_SECOND``."""
+
+
 RELAYED_TYPES = frozenset({"join", "present", "offer", "answer", "ice", "leave", "state"})
 
 _pubsub_client: Redis | None = None
@@ -107,8 +117,15 @@ async def relay(link: RoomLink, receive: Any, send: Any) -> None:
     """Pump both ways until either side ends: browser → channel, channel → browser."""
 
     async def upstream() -> None:
+        window_start, count = time.monotonic(), 0
         while True:
             raw = await receive()
+            now = time.monotonic()
+            if now - window_start >= 1.0:
+                window_start, count = now, 0
+            count += 1
+            if count > MAX_MESSAGES_PER_SECOND:
+                raise TooChatty
             message = parse_client_message(raw)
             if message is not None:
                 await link.publish(message)
@@ -123,10 +140,11 @@ async def relay(link: RoomLink, receive: Any, send: Any) -> None:
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task.exception() is not None and not isinstance(
-                task.exception(), asyncio.CancelledError
-            ):
-                log.debug("signalling ended: %r", task.exception())
+            error = None if task.cancelled() else task.exception()
+            if isinstance(error, TooChatty):
+                raise error
+            if error is not None:
+                log.debug("signalling ended: %r", error)
     finally:
         for task in tasks:
             task.cancel()

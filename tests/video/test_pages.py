@@ -210,3 +210,19 @@ async def test_only_the_appointments_specialist_or_an_admin_joins_as_owner(
     assert (await client.get(r.json()["url"])).status_code == 200
     problem(await client.post(url, headers=other), 403, "not_your_appointment")
     problem(await client.post(url, headers=desk), 403, "not_your_appointment")
+
+
+@pytest.mark.slow
+async def test_a_flooding_client_is_disconnected(live_server: LiveServer, clinic: Clinic) -> None:
+    from video.signalling import MAX_MESSAGES_PER_SECOND
+
+    appt = await video_appointment(clinic.tenant, now_minute() + timedelta(minutes=5))
+    url = live_server.url.replace("http", "ws") + f"/c/{clinic.slug}/video/{appt.id}/ws?token="
+    async with websockets.connect(url + quote(appt.manage_token, safe="")) as ws:
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            for _ in range(MAX_MESSAGES_PER_SECOND * 3):
+                await ws.send(json.dumps({"type": "ice", "sid": "x"}))
+            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
