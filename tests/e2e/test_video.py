@@ -185,3 +185,58 @@ async def test_patient_consents_on_the_manage_page_by_keyboard(
     await screenshot(page, "9-manage-video-consent")
     await page.get_by_role("button", name="Withdraw my consent").click()
     await expect(page.get_by_test_id("consent-state")).to_contain_text("You said no")
+
+
+async def test_specialist_records_only_with_consent_and_the_upload_lands(
+    live_server: LiveServer, clinic: Clinic, media_browser: Browser
+) -> None:
+    from pathlib import Path
+
+    from carebook.tenancy import tenant_tx
+    from tests.conftest import wait_for
+    from tests.video.support import set_clinic_settings
+
+    tenant = await set_clinic_settings(clinic.tenant, recording_allowed=True)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    appt = await video_appointment(tenant, start)
+    async with httpx.AsyncClient(base_url=live_server.url) as api:
+        r = await api.post(
+            f"{clinic.public}/appointments/{appt.id}/video/consent",
+            json={"decision": "given", "source": "join"},
+            headers={"X-Manage-Token": appt.manage_token},
+        )
+        assert r.status_code == 200, r.text
+        join_path = (
+            await api.post(
+                f"{clinic.api}/appointments/{appt.id}/video/join", headers=clinic.headers
+            )
+        ).json()["url"]
+    patient = await open_in_context(
+        media_browser,
+        f"{live_server.url}/c/{clinic.slug}/video/{appt.id}?token="
+        + quote(appt.manage_token, safe=""),
+    )
+    doctor = await open_in_context(media_browser, live_server.url + join_path)
+    try:
+        await expect(patient.locator("#toggle-recording")).to_have_count(0)
+        await doctor.wait_for_function(RECEIVING, timeout=20_000, polling=250)
+        record = doctor.locator("#toggle-recording")
+        await record.click()
+        await expect(record).to_have_attribute("aria-pressed", "true")
+        # The recorder hands over its first chunk after a second of call.
+        await doctor.wait_for_function("() => window.carebookVideo.recordedBytes > 0")
+        await record.click()
+        await expect(doctor.locator("#video-status")).to_have_text(
+            "Recording saved to the clinic's records."
+        )
+
+        async def stored() -> object:
+            async with tenant_tx(tenant) as conn:
+                return await conn.fetchrow("SELECT storage_path, bytes FROM video_recordings")
+
+        row = await wait_for(stored)
+        assert row["bytes"] > 1000  # type: ignore[index]
+        Path(row["storage_path"]).unlink()  # type: ignore[index]
+    finally:
+        await patient.context.close()
+        await doctor.context.close()

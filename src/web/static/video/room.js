@@ -15,7 +15,12 @@
   let left = false;
   let reconnects = 0;
   let recorder = null;
-  const api = { get pc() { return pc; }, get ws() { return ws; } };
+  let recordedBytes = 0;
+  const api = {
+    get pc() { return pc; },
+    get ws() { return ws; },
+    get recordedBytes() { return recordedBytes; },
+  };
   window.carebookVideo = api;
 
   const setStatus = (text) => { statusEl.textContent = text; };
@@ -229,7 +234,9 @@
     if (localStream) tracks.push(...localStream.getAudioTracks());
     const chunks = [];
     recorder = new MediaRecorder(new MediaStream(tracks));
-    recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
+    recorder.ondataavailable = (event) => {
+      if (event.data.size) { chunks.push(event.data); recordedBytes += event.data.size; }
+    };
     recorder.onstop = () => {
       button.setAttribute("aria-pressed", "false");
       button.textContent = "Start recording";
