@@ -40,6 +40,7 @@ from carebook.logs import (
 from carebook.redis import close_redis
 from carebook.requests import CarebookRequest
 from carebook.settings import get_settings
+from video.signalling import close_signalling
 from web.errors import not_found
 from web.templating import configure_templates
 
@@ -128,6 +129,7 @@ def route_handlers() -> list[Any]:
     from stats.routes import route_handlers as stats_routes
     from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
+    from video.routes import route_handlers as video_routes
     from web.patient_forms import route_handlers as form_pages
     from web.patient_review import route_handlers as review_pages
     from web.routes import route_handlers as web_routes
@@ -135,7 +137,7 @@ def route_handlers() -> list[Any]:
     handlers: list[Any] = [*health_routes, admin, *tenant_routes, *platform_job_routes,
                            *calendar_routes, *booking_routes, *form_routes, *review_routes,
                            *stats_routes, *event_routes, *notification_routes, *web_routes,
-                           *form_pages, *review_pages]  # fmt: skip
+                           *form_pages, *review_pages, *video_routes]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 
@@ -228,6 +230,7 @@ def create_app() -> Litestar:
             stop_hub,
             stop_pool,
             close_redis,
+            close_signalling,
         ],
         openapi_config=OpenAPIConfig(
             title="Carebook API",

@@ -53,7 +53,7 @@ class ClinicSettings:
     hold_minutes: int = 10
     low_rating_threshold: int = 3
     recording_allowed: bool = False
-    video_provider: str = "builtin"
+    video_provider: str | None = None  # "builtin" | "daily"; None: the platform default
     reminder_lead_hours: int = 24
     # Lifecycle (docs/lifecycle.md): patients cancel or reschedule online until this many hours
     # before the start; no-show may be recorded this many minutes after it.

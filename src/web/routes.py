@@ -19,6 +19,7 @@ from carebook.tenancy import Tenant
 from carebook.urls import public_base_url
 from tenants.guards import provide_public_tenant
 from tenants.service import find_tenant
+from video.pages import manage_section
 from web import reads
 from web.display import (
     KIND_LABELS,
@@ -229,6 +230,8 @@ class PublicPages(Controller):
                 "forms": forms,
                 "review": review,
                 "review_message": REVIEW_MESSAGES.get(review_outcome or ""),
+                "video": await manage_section(tenant, appt.id, token or ""),
+                "token": token or "",
             },
         )
 
