@@ -27,6 +27,7 @@ from web.display import (
 from web.errors import HTML_EXCEPTION_HANDLERS, PAGE_HEADERS, error_page
 from web.ics import appointment_ics
 from web.money import format_price
+from web.staff.routes import route_handlers as staff_route_handlers
 
 # The manage link carries a secret: never leak it to other sites, never cache the page.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -173,4 +174,4 @@ class PublicPages(Controller):
         )
 
 
-route_handlers: list[Any] = [PublicPages]
+route_handlers: list[Any] = [PublicPages, *staff_route_handlers]

@@ -1,0 +1,10 @@
+"""The staff app's controllers (every one guarded by ``access.staff_page_guard``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web.staff.auth_pages import StaffAuthPages
+from web.staff.pages import StaffPages
+
+route_handlers: list[Any] = [StaffAuthPages, StaffPages]
