@@ -17,40 +17,19 @@ from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import parse_local_date, valid_zone
 from tenants import audit, password_links
 from tenants import staff as staff_store
-from tenants.staff import StaffPrincipal
-from web.money import format_price
 from web.staff import agenda as agenda_view
 from web.staff.access import ADMIN, ALL_ROLES, FRONT_DESK, page_staff, page_tenant, staff_page_guard
 from web.staff.render import RESPONSE_HEADERS, STAFF_EXCEPTION_HANDLERS, render
 
-_APPOINTMENT = """
-SELECT a.id, a.status, a.version, a.starts_at, a.ends_at, a.price_minor, a.currency, a.notes,
-       a.created_at, a.calendar_id, s.id AS specialist_id, s.name AS specialist_name,
-       s.staff_user AS specialist_staff_user, c.name AS calendar_name, c.slug AS calendar_slug,
-       v.name AS service_name, p.id AS patient_id, p.name AS patient_name,
-       p.email AS patient_email, p.phone AS patient_phone, p.timezone AS patient_timezone
-FROM appointments a
-JOIN specialists s ON s.id = a.specialist_id
-JOIN calendars c ON c.id = a.calendar_id
-JOIN services v ON v.id = c.service_id
-LEFT JOIN patients p ON p.id = a.patient_id
-WHERE a.id = $1 AND a.status NOT IN ('released', 'expired')
-"""
 
-
-def _today(tenant: Tenant, request: Request[Any, Any, Any]) -> date:
+def today(tenant: Tenant, request: Request[Any, Any, Any]) -> date:
     pinned = getattr(request.app.state, "clock", None)
     now = pinned() if callable(pinned) else datetime.now(UTC)
     return now.astimezone(valid_zone(tenant.timezone)).date()
 
 
-def _addr(request: Request[Any, Any, Any]) -> str:
+def client_addr(request: Request[Any, Any, Any]) -> str:
     return client_address(request)
-
-
-async def _can_see(conn: asyncpg.Connection, me: StaffPrincipal, specialist_user: Any) -> None:
-    if not me.sees_all_appointments and specialist_user != me.id:
-        raise NotFound("There is no such appointment.", code="appointment_not_found")
 
 
 class StaffPages(Controller):
@@ -71,8 +50,8 @@ class StaffPages(Controller):
     ) -> Template:
         tenant, me = page_tenant(request), page_staff(request)
         zone = valid_zone(tz or tenant.timezone, "tz")
-        today = _today(tenant, request)
-        first = parse_local_date(day, "day") if day else today
+        this_day = today(tenant, request)
+        first = parse_local_date(day, "day") if day else this_day
         view = "week" if view == "week" else "day"
         if view == "week":
             first -= timedelta(days=first.weekday())
@@ -85,14 +64,14 @@ class StaffPages(Controller):
                 "view",
                 "agenda",
                 detail=f"{view} {first.isoformat()}",
-                client_addr=_addr(request),
+                client_addr=client_addr(request),
             )
         step = timedelta(days=span)
         ctx = {
             **agenda_view.context(data),
             "view": view,
             "first": first,
-            "today": today,
+            "today": this_day,
             "prev": (first - step).isoformat(),
             "next": (first + step).isoformat(),
             "tz": zone.key,
@@ -110,51 +89,6 @@ class StaffPages(Controller):
             wide=True,
             title=title,
             **ctx,
-        )
-
-    @get("/appointments/{appointment_id:uuid}", opt={"roles": ALL_ROLES}, name="staff:appointment")
-    async def appointment(
-        self, request: Request[Any, Any, Any], appointment_id: FromPath[UUID]
-    ) -> Template:
-        tenant, me = page_tenant(request), page_staff(request)
-        async with tenant_tx(tenant) as conn:
-            row = await conn.fetchrow(_APPOINTMENT, appointment_id)
-            if row is None:
-                raise NotFound("There is no such appointment.", code="appointment_not_found")
-            await _can_see(conn, me, row["specialist_staff_user"])
-            history = []
-            if await conn.fetchval("SELECT to_regclass('appointment_history') IS NOT NULL"):
-                history = await conn.fetch(
-                    "SELECT h.*, u.name AS staff_name FROM appointment_history h "
-                    "LEFT JOIN staff_users u ON u.id = h.actor_id "
-                    "WHERE appointment_id = $1 ORDER BY at, id",
-                    appointment_id,
-                )
-            await audit.record(
-                conn,
-                me,
-                "view",
-                "appointment",
-                subject_id=row["id"],
-                patient_id=row["patient_id"],
-                client_addr=_addr(request),
-            )
-        zone = valid_zone(tenant.timezone)
-        s, e = row["starts_at"].astimezone(zone), row["ends_at"].astimezone(zone)
-        return render(
-            request,
-            "appointment.html",
-            page_title=f"Appointment – {tenant.name}",
-            section="agenda",
-            appt=row,
-            history=history,
-            when=f"{s:%A %d %B %Y}, {s:%H:%M}–{e:%H:%M}",
-            zone=zone.key,
-            status_label=agenda_view.STATUS_LABELS.get(row["status"], row["status"]),
-            price=format_price(row["price_minor"], row["currency"])
-            if row["price_minor"] is not None and row["currency"]
-            else "–",
-            agenda_url=f"/c/{tenant.slug}/staff/agenda?day={s.date().isoformat()}",
         )
 
     @get("/patients", opt={"roles": FRONT_DESK}, name="staff:patients")
@@ -178,7 +112,7 @@ class StaffPages(Controller):
                     "view",
                     "patient_search",
                     detail=f"{len(rows)} results",
-                    client_addr=_addr(request),
+                    client_addr=client_addr(request),
                 )
         return render(
             request,
@@ -217,7 +151,7 @@ class StaffPages(Controller):
                 "patient",
                 subject_id=patient_id,
                 patient_id=patient_id,
-                client_addr=_addr(request),
+                client_addr=client_addr(request),
             )
             log = await audit.patient_log(conn, patient_id) if me.is_admin else None
         zone = valid_zone(tenant.timezone)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.staff.appointment_pages import AppointmentPages
 from web.staff.auth_pages import StaffAuthPages
 from web.staff.pages import StaffPages
 
-route_handlers: list[Any] = [StaffAuthPages, StaffPages]
+route_handlers: list[Any] = [StaffAuthPages, StaffPages, AppointmentPages]
