@@ -88,7 +88,8 @@ async def test_closures_and_days_off_are_shaded(client, clinic):
         await sign_in(web, admin)
         page = await web.get(staff_url(clinic, f"/agenda?day={day.isoformat()}"))
         assert "Day off (sick)" in page.text and 'class="spec-col off"' in page.text
-        page = await web.get(staff_url(clinic, f"/agenda?day={(day + timedelta(days=1))}"))
+        next_day = day + timedelta(days=1)
+        page = await web.get(staff_url(clinic, f"/agenda?day={next_day}"))
         assert "Clinic closed: Holiday" in page.text
 
 

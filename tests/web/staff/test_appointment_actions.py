@@ -33,8 +33,10 @@ async def make_upcoming_now(clinic, appointment_id):
     start = datetime.now(UTC) + timedelta(minutes=5)
     async with tenant_tx(clinic.tenant) as conn:
         await conn.execute(
-            "UPDATE appointments SET starts_at = $2::timestamptz, ends_at = $2::timestamptz + interval '30 min', "
-            "blocking = tstzrange($2::timestamptz, $2::timestamptz + interval '30 min') WHERE id = $1",
+            "UPDATE appointments SET starts_at = $2::timestamptz, "
+            "ends_at = $2::timestamptz + interval '30 min', "
+            "blocking = tstzrange($2::timestamptz, $2::timestamptz + interval '30 min') "
+            "WHERE id = $1",
             appointment_id, start,
         )  # fmt: skip
         await conn.execute(
