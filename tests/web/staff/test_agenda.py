@@ -80,7 +80,8 @@ async def test_closures_and_days_off_are_shaded(client, clinic):
             day,
         )
         await conn.execute(
-            "INSERT INTO closures (dates, reason) VALUES (daterange($1::date, $1::date + 1), 'Holiday')",
+            "INSERT INTO closures (dates, reason) "
+            "VALUES (daterange($1::date, $1::date + 1), 'Holiday')",
             day + timedelta(days=1),
         )
     admin = await add_member(clinic, "admin")
