@@ -46,18 +46,27 @@ async def sign_in(page: Page, base: str, clinic: Clinic, email: str, password: s
 
 async def api_book(base: str, clinic: Clinic, cal: dict[str, Any], start: Any, name: str) -> str:
     async with httpx.AsyncClient(base_url=base) as api:
-        r = await api.post(f"{clinic.public}/holds",
-                           json={"calendar_id": str(cal["id"]), "start": start.isoformat()})  # fmt: skip
+        r = await api.post(
+            f"{clinic.public}/holds",
+            json={"calendar_id": str(cal["id"]), "start": start.isoformat()},
+        )
         assert r.status_code == 201, r.text
         held = r.json()
         email = re.sub(r"\W", ".", name.lower()) + "@patients.test"
         r = await api.post(
             f"{clinic.public}/bookings",
-            json={"hold_id": held["hold_id"], "token": held["token"],
-                  "patient": {"name": name, "email": email, "timezone": "Europe/Berlin",
-                              "phone": "+49 30 555 0101"}},
+            json={
+                "hold_id": held["hold_id"],
+                "token": held["token"],
+                "patient": {
+                    "name": name,
+                    "email": email,
+                    "timezone": "Europe/Berlin",
+                    "phone": "+49 30 555 0101",
+                },
+            },
             headers={"Idempotency-Key": str(uuid.uuid4())},
-        )  # fmt: skip
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["appointment_id"])
 
@@ -66,8 +75,12 @@ async def test_receptionist_day_live(
     live_server: LiveServer, clinic: Clinic, new_page: NewPage
 ) -> None:
     base = live_server.url
-    cal = await bookable_calendar(clinic, slug="physio", name="Physiotherapy",
-                                  specialists=("Dr Ada Lovelace", "Dr Alan Turing"))  # fmt: skip
+    await bookable_calendar(
+        clinic,
+        slug="physio",
+        name="Physiotherapy",
+        specialists=("Dr Ada Lovelace", "Dr Alan Turing"),
+    )
     rec = await add_member(clinic, "receptionist", name="Rita Desk")
     day = clinic_day(clinic, 1)
     desk = await new_page(viewport=TABLET)
@@ -135,16 +148,25 @@ async def test_every_staff_page_is_axe_clean_on_tablet_and_desktop(
 ) -> None:
     base = live_server.url
     await rename_clinic(clinic, "Lindenhof Clinic")
-    cal = await bookable_calendar(clinic, slug="physio", name="Physiotherapy",
-                                  specialists=("Dr Ada Lovelace", "Dr Alan Turing",
-                                               "Dr Grace Hopper"))  # fmt: skip
+    cal = await bookable_calendar(
+        clinic,
+        slug="physio",
+        name="Physiotherapy",
+        specialists=("Dr Ada Lovelace", "Dr Alan Turing", "Dr Grace Hopper"),
+    )
     day = clinic_day(clinic, 1)
     ids = []
-    for hhmm, name in (("09:00", "Marie Curie"), ("10:30", "Niels Bohr"),
-                       ("11:00", "Lise Meitner"), ("14:00", "Max Planck"),
-                       ("09:30", "Emmy Noether"), ("13:00", "Erwin Schrödinger")):  # fmt: skip
-        ids.append(await api_book(base, clinic, cal, local_instant(day, hhmm, "Europe/Berlin"),
-                                  name))  # fmt: skip
+    for hhmm, name in (
+        ("09:00", "Marie Curie"),
+        ("10:30", "Niels Bohr"),
+        ("11:00", "Lise Meitner"),
+        ("14:00", "Max Planck"),
+        ("09:30", "Emmy Noether"),
+        ("13:00", "Erwin Schrödinger"),
+    ):
+        ids.append(
+            await api_book(base, clinic, cal, local_instant(day, hhmm, "Europe/Berlin"), name)
+        )
     admin = await add_member(clinic, "admin", name="Anna Admin")
     invite_link = await outbox_link(clinic, f"admin@{clinic.slug}.test")
     for viewport_name, viewport in (("tablet", TABLET), ("desktop", DESKTOP)):

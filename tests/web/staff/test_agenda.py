@@ -134,8 +134,9 @@ async def test_no_patient_data_in_the_application_log(client, clinic, caplog):
     caplog.set_level(logging.DEBUG)
     setup = await bookable(clinic.tenant)
     start = slot(clinic.tenant, days=1, hour=14)
-    booked = await book(client, clinic, setup, start, name="Zelda Secretname",
-                        email="zelda.secret@x.test")  # fmt: skip
+    booked = await book(
+        client, clinic, setup, start, name="Zelda Secretname", email="zelda.secret@x.test"
+    )
     admin = await add_member(clinic, "admin")
     async with browser(client) as web:
         await sign_in(web, admin)

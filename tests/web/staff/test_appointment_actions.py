@@ -37,8 +37,9 @@ async def make_upcoming_now(clinic, appointment_id):
             "ends_at = $2::timestamptz + interval '30 min', "
             "blocking = tstzrange($2::timestamptz, $2::timestamptz + interval '30 min') "
             "WHERE id = $1",
-            appointment_id, start,
-        )  # fmt: skip
+            appointment_id,
+            start,
+        )
         await conn.execute(
             "SELECT transition_appointment($1, 'upcoming', NULL, 'system', NULL, NULL)",
             appointment_id,
@@ -54,8 +55,11 @@ async def test_confirm_start_complete_and_cancel_with_reason(client, clinic):
     rec = await add_member(clinic, "receptionist", name="Rita Desk")
     async with browser(client) as web:
         csrf = await sign_in(web, rec)
-        for action, status in (("confirm", "Confirmed"), ("start", "In progress"),
-                               ("complete", "Done")):  # fmt: skip
+        for action, status in (
+            ("confirm", "Confirmed"),
+            ("start", "In progress"),
+            ("complete", "Done"),
+        ):
             r = await act(web, clinic, csrf, one_id, action)
             assert r.status_code == 303, (action, r.text[:500])
             page = await panel(web, clinic, one_id)
@@ -92,9 +96,12 @@ async def test_reschedule_through_the_slot_picker(client, clinic):
         target = next(c for c in choices if "T15:00" in c)
         r = await web.post(
             staff_url(clinic, f"/appointments/{booked['appointment_id']}/reschedule"),
-            data={"csrf_token": csrf, "version": VERSION.search(page.text).group(1),
-                  "slot": target},
-        )  # fmt: skip
+            data={
+                "csrf_token": csrf,
+                "version": VERSION.search(page.text).group(1),
+                "slot": target,
+            },
+        )
         assert r.status_code == 303, r.text[:500]
         panel_page = await panel(web, clinic, booked["appointment_id"])
         assert "15:00–15:30" in panel_page.text and "rescheduled" in panel_page.text
@@ -108,12 +115,21 @@ async def test_book_for_a_caller_new_and_known_patient(client, clinic):
         day = slot(clinic.tenant, days=2).date().isoformat()
         page = await web.get(staff_url(clinic, f"/book?calendar={setup.calendar_id}&day={day}"))
         assert page.status_code == 200
-        choice = next(c for c in re.findall(r'name="slot" value="([^"]+)"', page.text)
-                      if "T11:00" in c)  # fmt: skip
+        choice = next(
+            c for c in re.findall(r'name="slot" value="([^"]+)"', page.text) if "T11:00" in c
+        )
         idem = re.search(r'name="idem" value="([^"]+)"', page.text).group(1)
-        form = {"csrf_token": csrf, "idem": idem, "calendar_id": str(setup.calendar_id),
-                "slot": choice, "name": "Carl Caller", "email": "carl@x.test", "phone": "",
-                "timezone": "Europe/Berlin", "notes": "by phone"}  # fmt: skip
+        form = {
+            "csrf_token": csrf,
+            "idem": idem,
+            "calendar_id": str(setup.calendar_id),
+            "slot": choice,
+            "name": "Carl Caller",
+            "email": "carl@x.test",
+            "phone": "",
+            "timezone": "Europe/Berlin",
+            "notes": "by phone",
+        }
         r = await web.post(staff_url(clinic, "/book"), data=form)
         assert r.status_code == 303, r.text[:800]
         booked = await web.get(r.headers["location"])

@@ -95,7 +95,10 @@ async def test_each_role_no_session_and_another_clinics_session(client, make_cli
             r = await anon.request(method, target, data={} if method == "POST" else None)
             if method == "GET":
                 assert r.status_code == 303 and "/staff/login" in r.headers["location"], (
-                    method, path, r.status_code)  # fmt: skip
+                    method,
+                    path,
+                    r.status_code,
+                )
             else:
                 assert r.status_code in (401, 403), (method, path, r.status_code)
             # Another clinic's session is no session here.
@@ -115,8 +118,9 @@ async def test_each_role_no_session_and_another_clinics_session(client, make_cli
                 else:
                     assert r.status_code == 403, (role, method, path, r.status_code)
         for role, web in webs.items():
-            r = await web.post(url("/c/{clinic:str}/staff/logout", a.slug),
-                               data={"csrf_token": sessions[role]})  # fmt: skip
+            r = await web.post(
+                url("/c/{clinic:str}/staff/logout", a.slug), data={"csrf_token": sessions[role]}
+            )
             assert r.status_code == 303
 
 

@@ -46,9 +46,12 @@ async def test_onboarded_admin_sets_a_password_from_the_link_and_signs_in(client
         token = await form_token(web, clinic)
         r = await web.post(
             staff_url(clinic, "/login"),
-            data={"email": f"admin@{clinic.slug}.test", "password": "a new admin password",
-                  "form_token": token},
-        )  # fmt: skip
+            data={
+                "email": f"admin@{clinic.slug}.test",
+                "password": "a new admin password",
+                "form_token": token,
+            },
+        )
         assert r.status_code == 303
         assert r.headers["location"] == staff_url(clinic, "/agenda")
         agenda = await web.get(staff_url(clinic, "/agenda"))
@@ -63,9 +66,13 @@ async def test_platform_api_returns_the_set_password_link(client, platform_token
     r = await client.post(
         "/api/v1/platform/tenants/",
         headers={"Authorization": f"Bearer {platform_token}"},
-        json={"slug": slug, "name": "Linked", "timezone": "Europe/Berlin",
-              "admin_email": f"boss@{slug}.test"},
-    )  # fmt: skip
+        json={
+            "slug": slug,
+            "name": "Linked",
+            "timezone": "Europe/Berlin",
+            "admin_email": f"boss@{slug}.test",
+        },
+    )
     assert r.status_code == 201, r.text
     assert f"/c/{slug}/staff/password?token=cbl_" in r.json()["admin_set_password_url"]
 
@@ -76,9 +83,13 @@ async def test_admin_invites_a_receptionist_who_sets_a_password(client, clinic):
         csrf = await sign_in(web, admin)
         r = await web.post(
             staff_url(clinic, "/team/invite"),
-            data={"csrf_token": csrf, "name": "Rita Reception", "email": "rita@x.test",
-                  "role": "receptionist"},
-        )  # fmt: skip
+            data={
+                "csrf_token": csrf,
+                "name": "Rita Reception",
+                "email": "rita@x.test",
+                "role": "receptionist",
+            },
+        )
         assert r.status_code == 201, r.text[:500]
         assert "/staff/password?token=" in r.text
     link = await outbox_link(clinic, "rita@x.test")
@@ -161,9 +172,13 @@ async def test_open_redirects_are_refused(client, clinic):
         token = await form_token(web, clinic)
         r = await web.post(
             staff_url(clinic, "/login"),
-            data={"email": member.email, "password": PASSWORD, "form_token": token,
-                  "next": "//evil.test/x"},
-        )  # fmt: skip
+            data={
+                "email": member.email,
+                "password": PASSWORD,
+                "form_token": token,
+                "next": "//evil.test/x",
+            },
+        )
         assert r.headers["location"] == staff_url(clinic, "/agenda")
 
 
