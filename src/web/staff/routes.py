@@ -6,6 +6,7 @@ from typing import Any
 
 from web.staff.appointment_pages import AppointmentPages
 from web.staff.auth_pages import StaffAuthPages
+from web.staff.availability_pages import AvailabilityPages
 from web.staff.pages import StaffPages
 
-route_handlers: list[Any] = [StaffAuthPages, StaffPages, AppointmentPages]
+route_handlers: list[Any] = [StaffAuthPages, StaffPages, AppointmentPages, AvailabilityPages]

@@ -16,6 +16,7 @@ from carebook.app import create_app
 from tests.web.staff.support import add_member, browser, form_token, sign_in
 
 ALL, FRONT, ADMIN = ("admin", "receptionist", "specialist"), ("admin", "receptionist"), ("admin",)
+EDITORS = ("admin", "specialist")
 ANON = "anonymous"
 EXPECTED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/c/{clinic:str}/staff"): ALL,
@@ -34,6 +35,16 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/c/{clinic:str}/staff/book"): FRONT,
     ("POST", "/c/{clinic:str}/staff/book"): FRONT,
     ("GET", "/c/{clinic:str}/staff/patients"): FRONT,
+    ("GET", "/c/{clinic:str}/staff/availability"): EDITORS,
+    ("POST", "/c/{clinic:str}/staff/availability/{specialist_id:uuid}/weekly"): EDITORS,
+    ("POST", "/c/{clinic:str}/staff/availability/{specialist_id:uuid}/overrides"): EDITORS,
+    (
+        "POST",
+        "/c/{clinic:str}/staff/availability/{specialist_id:uuid}/overrides/"
+        "{override_id:uuid}/delete",
+    ): EDITORS,
+    ("POST", "/c/{clinic:str}/staff/closures"): ADMIN,
+    ("POST", "/c/{clinic:str}/staff/closures/{closure_id:uuid}/delete"): ADMIN,
     ("GET", "/c/{clinic:str}/staff/patients/{patient_id:uuid}"): FRONT,
     ("GET", "/c/{clinic:str}/staff/team"): ADMIN,
     ("POST", "/c/{clinic:str}/staff/team/invite"): ADMIN,
