@@ -7,6 +7,13 @@ from typing import Any
 from web.staff.appointment_pages import AppointmentPages
 from web.staff.auth_pages import StaffAuthPages
 from web.staff.availability_pages import AvailabilityPages
+from web.staff.caller_pages import CallerBookingPages
 from web.staff.pages import StaffPages
 
-route_handlers: list[Any] = [StaffAuthPages, StaffPages, AppointmentPages, AvailabilityPages]
+route_handlers: list[Any] = [
+    StaffAuthPages,
+    StaffPages,
+    AppointmentPages,
+    AvailabilityPages,
+    CallerBookingPages,
+]
