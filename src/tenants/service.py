@@ -69,6 +69,11 @@ async def find_tenant(slug: str) -> Tenant:
     return tenant
 
 
+def forget_cached(slug: str) -> None:
+    """Drop this process's cached copy of a clinic (after changing its row)."""
+    _cache.pop(slug, None)
+
+
 async def active_tenant(slug: str) -> Tenant:
     tenant = await find_tenant(slug)
     if not tenant.active:

@@ -16,6 +16,7 @@ from carebook.settings import get_settings
 from carebook.tenancy import Tenant
 from tenants.guards import provide_public_tenant
 from web import reads
+from web.branding import BrandingAssets
 from web.display import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -174,4 +175,4 @@ class PublicPages(Controller):
         )
 
 
-route_handlers: list[Any] = [PublicPages, *staff_route_handlers]
+route_handlers: list[Any] = [PublicPages, BrandingAssets, *staff_route_handlers]

@@ -9,6 +9,7 @@ from web.staff.auth_pages import StaffAuthPages
 from web.staff.availability_pages import AvailabilityPages
 from web.staff.caller_pages import CallerBookingPages
 from web.staff.pages import StaffPages
+from web.staff.settings_pages import SettingsPages
 
 route_handlers: list[Any] = [
     StaffAuthPages,
@@ -16,4 +17,5 @@ route_handlers: list[Any] = [
     AppointmentPages,
     AvailabilityPages,
     CallerBookingPages,
+    SettingsPages,
 ]
