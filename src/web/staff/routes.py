@@ -8,6 +8,7 @@ from web.staff.appointment_pages import AppointmentPages
 from web.staff.auth_pages import StaffAuthPages
 from web.staff.availability_pages import AvailabilityPages
 from web.staff.caller_pages import CallerBookingPages
+from web.staff.catalog_pages import CatalogPages
 from web.staff.pages import StaffPages
 from web.staff.settings_pages import SettingsPages
 
@@ -18,4 +19,5 @@ route_handlers: list[Any] = [
     AvailabilityPages,
     CallerBookingPages,
     SettingsPages,
+    CatalogPages,
 ]
