@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from carebook.tenancy import Tenant, tenant_tx
 from tenants.staff import StaffPrincipal
 
 
@@ -65,3 +66,31 @@ async def patient_log(conn: asyncpg.Connection, patient_id: UUID) -> list[AuditE
         patient_id,
     )
     return [AuditEvent(**dict(r)) for r in rows]
+
+
+async def record_view(
+    tenant: Tenant,
+    who: StaffPrincipal,
+    subject: str,
+    *,
+    subject_id: UUID | None = None,
+    patient_id: UUID | None = None,
+    detail: str = "",
+    client_addr: str | None = None,
+) -> None:
+    """One ``view`` row in its own transaction (for reads made elsewhere, e.g. the API)."""
+    async with tenant_tx(tenant) as conn:
+        if subject == "appointment" and patient_id is None and subject_id is not None:
+            patient_id = await conn.fetchval(
+                "SELECT patient_id FROM appointments WHERE id = $1", subject_id
+            )
+        await record(
+            conn,
+            who,
+            "view",
+            subject,
+            subject_id=subject_id,
+            patient_id=patient_id,
+            detail=detail,
+            client_addr=client_addr,
+        )

@@ -213,6 +213,17 @@ class AppointmentPages(Controller):
         tenant, me = page_tenant(request), page_staff(request)
         async with tenant_tx(tenant) as conn:
             row = await _visible(conn, me, appointment_id)
+            if not fragment:  # the page names the patient; the live refresh shows slots only
+                await audit.record(
+                    conn,
+                    me,
+                    "view",
+                    "appointment",
+                    subject_id=row["id"],
+                    patient_id=row["patient_id"],
+                    detail="reschedule",
+                    client_addr=client_addr(request),
+                )
         zone = valid_zone(tenant.timezone)
         first = parse_local_date(day, "day") if day else row["starts_at"].astimezone(zone).date()
         first = max(first, today(tenant, request))
