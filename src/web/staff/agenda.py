@@ -34,9 +34,16 @@ SELECT id, name FROM specialists
 WHERE active AND ($1::uuid IS NULL OR staff_user = $1)
 ORDER BY name, id
 """
+# Local wall-clock placement is computed here, in the query: day index in the view, minute
+# of the day and length, and the "HH:MM–HH:MM" label (one pass, no per-row Python dates).
 _APPOINTMENTS = """
-SELECT a.id, a.status, a.starts_at, a.ends_at, a.specialist_id, c.name AS calendar_name,
-       p.name AS patient_name
+SELECT a.id, a.status, a.specialist_id, c.name AS calendar_name, p.name AS patient_name,
+       (a.starts_at AT TIME ZONE $4)::date - $5::date AS day_index,
+       extract(epoch FROM (a.starts_at AT TIME ZONE $4)::time)::int / 60 AS start_min,
+       extract(epoch FROM (a.ends_at AT TIME ZONE $4)
+               - date_trunc('day', a.starts_at AT TIME ZONE $4))::int / 60 AS end_min,
+       to_char(a.starts_at AT TIME ZONE $4, 'HH24:MI') || '–'
+           || to_char(a.ends_at AT TIME ZONE $4, 'HH24:MI') AS times
 FROM appointments a
 JOIN calendars c ON c.id = a.calendar_id
 LEFT JOIN patients p ON p.id = a.patient_id
@@ -109,15 +116,14 @@ async def load(
     specialists = await conn.fetch(_SPECIALISTS, own)
     ids = [r["id"] for r in specialists]
     start, end = _local_midnight(first, zone), _local_midnight(after, zone)
-    rows = await conn.fetch(_APPOINTMENTS, ids, start, end)
+    rows = await conn.fetch(_APPOINTMENTS, ids, start, end, zone.key, first)
     closures = await conn.fetch(_CLOSURES, first, after)
     days_off = await conn.fetch(_DAYS_OFF, ids, first, after)
 
     first_hour, last_hour = DAY_START, DAY_END
     for r in rows:
-        s, e = r["starts_at"].astimezone(zone), r["ends_at"].astimezone(zone)
-        first_hour = min(first_hour, s.hour)
-        last_hour = max(last_hour, 24 if e.date() > s.date() else e.hour + (e.minute > 0))
+        first_hour = min(first_hour, r["start_min"] // 60)
+        last_hour = max(last_hour, min(24, -(-r["end_min"] // 60)))
     columns: dict[UUID, Column] = {
         r["id"]: Column(r["id"], r["name"], [Cell(d) for d in dates]) for r in specialists
     }
@@ -132,18 +138,17 @@ async def load(
                 cell.off = f"Day off ({o['reason']})"
     span = (last_hour - first_hour) * 60
     for r in rows:
-        s, e = r["starts_at"].astimezone(zone), r["ends_at"].astimezone(zone)
-        index = (s.date() - first).days
+        index = r["day_index"]
         if not 0 <= index < days:
             continue
-        top_min = (s.hour - first_hour) * 60 + s.minute
-        length = max(10.0, (e - s).total_seconds() / 60)
+        top_min = r["start_min"] - first_hour * 60
+        length = max(10, min(r["end_min"], 24 * 60) - r["start_min"])
         columns[r["specialist_id"]].cells[index].blocks.append(
             Block(
                 id=r["id"],
                 status=r["status"],
                 status_label=STATUS_LABELS.get(r["status"], r["status"]),
-                times=f"{s:%H:%M}–{e:%H:%M}",
+                times=r["times"],
                 patient=r["patient_name"] or "(held)",
                 calendar=r["calendar_name"],
                 top=round(100 * top_min / span, 3),
