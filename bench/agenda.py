@@ -102,7 +102,8 @@ async def seed(specialists: int, per_day: int) -> dict[str, Any]:
             """INSERT INTO appointments (calendar_id, specialist_id, patient_id, status,
                    starts_at, ends_at, blocking, price_minor, currency, duration_minutes)
                VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz + interval '30 min',
-                       tstzrange($5::timestamptz, $5::timestamptz + interval '30 min'), 5000, 'EUR', 30)""",
+                       tstzrange($5::timestamptz, $5::timestamptz + interval '30 min'),
+                       5000, 'EUR', 30)""",
             [
                 (cal, s, p["id"], statuses[i % len(statuses)], start)
                 for i, ((s, start), p) in enumerate(zip(rows, patients, strict=True))

@@ -186,6 +186,10 @@ async def test_every_staff_page_is_axe_clean_on_tablet_and_desktop(
             "book": f"/book?day={day.isoformat()}",
             "patients": "/patients?q=e",
             "team": "/team",
+            "availability": "/availability",
+            "catalog": "/catalog/",
+            "catalog-calendar": f"/catalog/calendars/{cal['id']}",
+            "settings": "/settings/",
         }
         for name, path in pages.items():
             await page.goto(f"{base}/c/{clinic.slug}/staff{path}")
