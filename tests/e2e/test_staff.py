@@ -203,3 +203,52 @@ async def test_every_staff_page_is_axe_clean_on_tablet_and_desktop(
         # axe's own injection tries an inline script first (refused by our CSP, as it should).
         errors = [e for e in page.js_errors if "Executing inline script" not in e]  # type: ignore[attr-defined]
         assert not errors, errors
+
+
+async def test_admin_from_the_invitation_to_a_schedule_that_changes_the_public_page(
+    live_server: LiveServer, clinic: Clinic, new_page: NewPage
+) -> None:
+    base = live_server.url
+    await bookable_calendar(clinic, slug="physio", specialists=("Dr Ada Lovelace",))
+    email = f"admin@{clinic.slug}.test"
+    # The onboarding e-mail's link: choose a password, then sign in with it.
+    link = await outbox_link(clinic, email)
+    admin = await new_page(viewport=DESKTOP)
+    await admin.goto(base + "/c/" + link.split("/c/", 1)[1])
+    await admin.fill("#password", "admin password 1")
+    await admin.fill("#password2", "admin password 1")
+    await admin.get_by_role("button", name="Save password").click()
+    await expect(admin.locator(".notice")).to_contain_text("Password saved")
+    await sign_in(admin, base, clinic, email, "admin password 1")
+
+    # A patient has the booking page open; the admin narrows Monday-Sunday to the mornings.
+    patient = await new_page()
+    await open_booking(patient, booking_url(base, clinic, "physio"))
+    day = clinic_day(clinic, 1)
+    afternoon = local_instant(day, "14:00", "Europe/Berlin")
+    from tests.e2e.pages import slot as public_slot
+
+    await expect(public_slot(patient, afternoon)).to_have_count(1)
+    await admin.goto(f"{base}/c/{clinic.slug}/staff/availability")
+    for d in range(1, 8):
+        await admin.fill(f"#day{d}", "09:00-12:00")
+    await admin.get_by_role("button", name="Save weekly hours").click()
+    await expect(admin.locator("[data-testid=saved]")).to_be_visible()
+    await expect(public_slot(patient, afternoon)).to_have_count(0, timeout=LIVE)
+    await expect(public_slot(patient, local_instant(day, "09:00", "Europe/Berlin"))).to_have_count(
+        1
+    )
+
+    # Forgot password: the reset e-mail's link works once.
+    await admin.get_by_role("button", name="Sign out").click()
+    await admin.get_by_role("link", name="Forgot your password?").click()
+    await admin.fill("#email", email)
+    await admin.get_by_role("button", name="Send me a link").click()
+    await expect(admin.locator("[data-testid=reset-sent]")).to_be_visible()
+    reset = await outbox_link(clinic, email)
+    assert reset != link
+    await admin.goto(base + "/c/" + reset.split("/c/", 1)[1])
+    await admin.fill("#password", "second password 2")
+    await admin.fill("#password2", "second password 2")
+    await admin.get_by_role("button", name="Save password").click()
+    await sign_in(admin, base, clinic, email, "second password 2")

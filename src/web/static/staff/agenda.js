@@ -11,7 +11,7 @@ function layout() {
   const hours = Number(grid.dataset.hours);
   grid.classList.add("laid-out");
   for (const body of grid.querySelectorAll(".spec-col .col-body")) {
-    body.style.height = `${hours * 4}rem`;
+    body.style.height = `${hours * 5}rem`;
     for (const li of body.querySelectorAll(".appt")) {
       li.style.top = `${li.dataset.top}%`;
       li.style.height = `${li.dataset.height}%`;
