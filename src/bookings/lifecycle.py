@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
+
 from bookings import outcomes
 from carebook.errors import ValidationFailed
 from carebook.tenancy import Tenant
@@ -92,4 +94,50 @@ async def reschedule(
         tenant, _RESCHEDULE, appointment_id, version, start, specialist_id, actor.kind,
         actor.id, _reason(reason, required=False),
     )  # fmt: skip
+    return Changed(row["id"], row["status"], row["version"], row["history_id"])
+
+
+async def transition_in(
+    conn: asyncpg.Connection,
+    appointment_id: UUID,
+    action: str,
+    version: int,
+    actor: Actor,
+    reason: str | None = None,
+) -> Changed:
+    """``transition`` inside the caller's tenant transaction (e.g. with its audit row), so
+    the change and what the caller writes next commit together. No retries: a serialization
+    failure surfaces to the caller."""
+    if action not in STAFF_ACTIONS:
+        raise ValidationFailed.field("action", f"'{action}' is not an action.",
+                                     code="invalid_action")  # fmt: skip
+    try:
+        row = await conn.fetchrow(
+            "SELECT * FROM transition_appointment($1, $2, $3, $4, $5, $6)",
+            appointment_id, action, version, actor.kind, actor.id,
+            _reason(reason, required=action == "cancel"),
+        )  # fmt: skip
+    except asyncpg.RaiseError as exc:
+        raise outcomes.as_problem(exc) from None
+    return Changed(row["id"], row["status"], row["version"], row["history_id"])
+
+
+async def reschedule_in(
+    conn: asyncpg.Connection,
+    appointment_id: UUID,
+    version: int,
+    start: datetime,
+    specialist_id: UUID | None,
+    actor: Actor,
+    reason: str | None = None,
+) -> Changed:
+    """``reschedule`` inside the caller's tenant transaction (see ``transition_in``)."""
+    try:
+        row = await conn.fetchrow(
+            "SELECT * FROM reschedule_appointment($1, $2, $3, $4, $5, $6, $7)",
+            appointment_id, version, start, specialist_id, actor.kind, actor.id,
+            _reason(reason, required=False),
+        )  # fmt: skip
+    except asyncpg.RaiseError as exc:
+        raise outcomes.as_problem(exc) from None
     return Changed(row["id"], row["status"], row["version"], row["history_id"])

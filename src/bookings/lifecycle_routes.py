@@ -20,8 +20,9 @@ from bookings.schemas import (
     TransitionIn,
 )
 from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
-from carebook.ratelimit import limit
+from carebook.ratelimit import client_address, limit
 from carebook.tenancy import Tenant
+from tenants import audit
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 MANAGE_TOKEN_HEADER = "X-Manage-Token"  # noqa: S105 - a header name
@@ -49,12 +50,18 @@ class StaffAppointmentController(Controller):
     )  # fmt: skip
     async def show(
         self,
+        request: Request[Any, Any, Any],
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
         appointment_id: FromPath[UUID],
         tz: Annotated[str | None, QueryParameter(description="IANA zone; default clinic's")] = None,
     ) -> AppointmentDetail:
-        return await appointment_detail(staff_tenant, staff, appointment_id, tz)
+        detail = await appointment_detail(staff_tenant, staff, appointment_id, tz)
+        # Staff saw a patient's data: the access audit (tenants.audit) records it.
+        await audit.record_view(staff_tenant, staff, "appointment", subject_id=appointment_id,
+                                patient_id=detail.patient.id if detail.patient else None,
+                                detail="api", client_addr=client_address(request))  # fmt: skip
+        return detail
 
     @post(
         "/transitions",

@@ -15,10 +15,11 @@ from bookings.booking import book
 from bookings.lifecycle_routes import route_handlers as lifecycle_route_handlers
 from bookings.schemas import BookingIn, BookingOut, DayOut, HoldIn, HoldOut, StaffBookingIn
 from carebook.openapi import INVALID, MALFORMED, RATE_LIMITED, problems
-from carebook.ratelimit import limit
+from carebook.ratelimit import client_address, limit
 from carebook.tenancy import Tenant
 from carebook.urls import public_base_url
 from notifications import preferences
+from tenants import audit
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 HOLD_TOKEN_HEADER = "X-Hold-Token"  # noqa: S105 - a header name
@@ -158,6 +159,7 @@ class StaffAppointmentsController(Controller):
     )
     async def day(
         self,
+        request: Request[Any, Any, Any],
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
         date: Annotated[str | None, QueryParameter(description="YYYY-MM-DD; default today")] = None,
@@ -165,7 +167,11 @@ class StaffAppointmentsController(Controller):
         status: FromQuery[str | None] = None,
         tz: Annotated[str | None, QueryParameter(description="IANA zone; default clinic's")] = None,
     ) -> DayOut:
-        return await listing.day_appointments(staff_tenant, staff, date, specialist_id, status, tz)
+        day = await listing.day_appointments(staff_tenant, staff, date, specialist_id, status, tz)
+        # Staff saw patients' names and contacts: one access-audit row (tenants.audit).
+        await audit.record_view(staff_tenant, staff, "agenda", detail=f"api day {day.date}",
+                                client_addr=client_address(request))  # fmt: skip
+        return day
 
     @post(
         "/",

@@ -46,6 +46,9 @@ from web.templating import configure_templates
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 MAX_BODY_BYTES = 64 * 1024
+# The OpenAPI UI's assets are vendored (npm swagger-ui-dist): /schema works offline.
+SWAGGER_UI = "5.18.2"
+SWAGGER_STATIC = f"/static/vendor/swagger-ui-dist-{SWAGGER_UI}"
 
 
 _admin_app: Any = None
@@ -238,7 +241,15 @@ def create_app() -> Litestar:
             description="Clinic scheduling: public booking, clinic staff and platform APIs. "
             "Errors are RFC 9457 problem details with a stable `code`.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    version=SWAGGER_UI,
+                    js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_STATIC}/swagger-ui-standalone-preset.js",
+                    favicon="<link rel='icon' href='data:,'>",
+                )
+            ],
         ),
         template_config=TemplateConfig(
             directory=WEB_DIR / "templates",

@@ -67,11 +67,11 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
     if not _services_migrated():
         return 2
     from carebook.errors import CarebookError
-    from tenants.service import onboard_clinic
+    from tenants.service import onboard
 
     try:
-        row, token = asyncio.run(
-            onboard_clinic(
+        done = asyncio.run(
+            onboard(
                 slug=args.slug, name=args.name, timezone=args.timezone, admin_email=args.admin_email
             )
         )
@@ -80,8 +80,10 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
         for e in exc.errors or []:
             print(f"  {e['field']}: {e['message']}", file=sys.stderr)
         return 2
+    row = done.row
     print(f"clinic {row['slug']} created (schema {row['schema_name']})")
-    print(f"clinic admin API token (shown once): {token}")
+    print(f"clinic admin API token (shown once): {done.admin_token}")
+    print(f"clinic admin set-password link (one-time, 7 days): {done.set_password_url}")
     return 0
 
 

@@ -57,14 +57,18 @@ class PlatformClinicsController(Controller):
     async def create(
         self, platform_user: NamedDependency[int], data: JSONBody[ClinicCreate]
     ) -> OnboardedClinic:
-        row, token = await service.onboard_clinic(
+        done = await service.onboard(
             slug=data.slug,
             name=data.name,
             timezone=data.timezone,
             admin_email=data.admin_email,
             admin_name=data.admin_name,
         )
-        return OnboardedClinic(clinic=_clinic(row), admin_token=token)
+        return OnboardedClinic(
+            clinic=_clinic(done.row),
+            admin_token=done.admin_token,
+            admin_set_password_url=done.set_password_url,
+        )
 
     @get("/", summary="List clinics")
     async def index(self, platform_user: NamedDependency[int]) -> list[ClinicOut]:

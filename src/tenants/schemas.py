@@ -33,12 +33,14 @@ class OnboardedClinic(msgspec.Struct):
     clinic: ClinicOut
     admin_token: str
     """Shown once: the clinic admin's API token (stored hashed)."""
+    admin_set_password_url: str = ""
+    """The clinic admin's one-time link to choose a password for the staff pages."""
 
 
 class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    role: Literal["admin", "specialist"]
+    role: Literal["admin", "receptionist", "specialist"]
     password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)] | None = None
 
 

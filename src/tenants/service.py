@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from carebook.tenancy import (
     tenant_tx,
 )
 from carebook.zones import valid_zone
-from tenants import staff
+from tenants import password_links, staff
 
 _TENANT_COLUMNS = TENANT_COLUMNS
 
@@ -82,12 +83,32 @@ async def active_tenant(slug: str) -> Tenant:
     return tenant
 
 
+@dataclass(frozen=True)
+class Onboarded:
+    row: asyncpg.Record
+    admin_token: str
+    """The clinic admin's API token (shown once)."""
+    set_password_url: str
+    """The clinic admin's one-time link to choose a password (also in the staff outbox)."""
+
+
 async def onboard_clinic(
     *, slug: str, name: str, timezone: str, admin_email: str, admin_name: str = "Clinic admin"
 ) -> tuple[asyncpg.Record, str]:
+    """Create a clinic (see ``onboard``); returns the registry row and the admin's API token."""
+    done = await onboard(
+        slug=slug, name=name, timezone=timezone, admin_email=admin_email, admin_name=admin_name
+    )
+    return done.row, done.admin_token
+
+
+async def onboard(
+    *, slug: str, name: str, timezone: str, admin_email: str, admin_name: str = "Clinic admin"
+) -> Onboarded:
     """Create the clinic's registry row, schema, tables and defaults in one transaction.
 
-    Returns the registry row and the clinic admin's one-time API token.
+    The clinic admin gets a one-time API token and a one-time set-password link (queued in
+    the clinic's staff outbox, as an invitation e-mail).
     """
     schema = schema_for_slug(slug)
     valid_zone(timezone)
@@ -112,9 +133,11 @@ async def onboard_clinic(
                 conn, email=admin_email, name=admin_name, role="admin"
             )
             token = await staff.issue_token(conn, admin_id, "onboarding")
+            await conn.execute(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
+            url = await password_links.issue_link(conn, slug, name, admin_id, "invite")
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"The slug '{slug}' is taken.", code="slug_taken") from exc
-    return row, token
+    return Onboarded(row, token, url)
 
 
 async def clinic_row(slug: str) -> asyncpg.Record:

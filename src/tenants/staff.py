@@ -14,6 +14,10 @@ from carebook.errors import Conflict
 from carebook.tokens import new_token, token_digest
 
 SESSION_LIFETIME = timedelta(hours=12)
+ROLES = ("admin", "receptionist", "specialist")
+# Sign-in lockout: this many failures in a row lock the account for LOCKOUT.
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher()
 # Verifying against this keeps login timing the same whether or not the email exists.
 _DUMMY_HASH = _hasher.hash("carebook-dummy-password")
@@ -32,6 +36,11 @@ class StaffPrincipal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def sees_all_appointments(self) -> bool:
+        """Admins and the front desk see every appointment; a specialist only their own."""
+        return self.role in ("admin", "receptionist")
 
 
 async def create_staff_user(
@@ -90,8 +99,14 @@ async def revoke_token(conn: asyncpg.Connection, token_id: UUID, staff_id: UUID 
 async def start_session(
     conn: asyncpg.Connection, email: str, password: str
 ) -> tuple[str, asyncpg.Record] | None:
+    """A new session for the right email and password; None otherwise.
+
+    Every failure counts; ``MAX_FAILED_LOGINS`` in a row lock the account for ``LOCKOUT``
+    (a locked account refuses even the right password, with the same answer).
+    """
     row = await conn.fetchrow(
-        "SELECT id, email, name, role, active, password_hash FROM staff_users "
+        "SELECT id, email, name, role, active, password_hash, "
+        "coalesce(locked_until > now(), false) AS locked FROM staff_users "
         "WHERE lower(email) = lower($1)",
         email,
     )
@@ -100,9 +115,14 @@ async def start_session(
             row["password_hash"] if row and row["password_hash"] else _DUMMY_HASH, password
         )
     except (VerifyMismatchError, VerificationError):
+        if row is not None:
+            await _count_failure(conn, row["id"])
         return None
-    if row is None or not row["password_hash"] or not row["active"]:
+    if row is None or not row["password_hash"] or not row["active"] or row["locked"]:
         return None
+    await conn.execute(
+        "UPDATE staff_users SET failed_logins = 0, locked_until = NULL WHERE id = $1", row["id"]
+    )
     token = new_token("cbs")
     await conn.execute(
         "INSERT INTO staff_sessions (staff_user, token_hash, expires_at) "
@@ -112,6 +132,19 @@ async def start_session(
         SESSION_LIFETIME,
     )
     return token, row
+
+
+async def _count_failure(conn: asyncpg.Connection, staff_id: UUID) -> None:
+    await conn.execute(
+        """UPDATE staff_users SET
+               failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+               locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + $3
+                                   ELSE locked_until END
+           WHERE id = $1""",
+        staff_id,
+        MAX_FAILED_LOGINS,
+        LOCKOUT,
+    )
 
 
 async def principal_for_session(conn: asyncpg.Connection, token: str) -> StaffPrincipal | None:
@@ -132,9 +165,17 @@ async def end_session(conn: asyncpg.Connection, token: str) -> None:
     await conn.execute("DELETE FROM staff_sessions WHERE token_hash = $1", token_digest(token))
 
 
+async def end_all_sessions(conn: asyncpg.Connection, staff_id: UUID) -> None:
+    await conn.execute("DELETE FROM staff_sessions WHERE staff_user = $1", staff_id)
+
+
 async def set_password(conn: asyncpg.Connection, email: str, password: str) -> None:
     await conn.execute(
         "UPDATE staff_users SET password_hash = $2 WHERE lower(email) = lower($1)",
         email,
         _hasher.hash(password),
     )
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)

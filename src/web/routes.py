@@ -21,6 +21,7 @@ from tenants.guards import provide_public_tenant
 from tenants.service import find_tenant
 from video.pages import manage_section
 from web import reads
+from web.branding import BrandingAssets
 from web.display import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -32,6 +33,7 @@ from web.display import (
 from web.errors import HTML_EXCEPTION_HANDLERS, PAGE_HEADERS, error_page
 from web.ics import appointment_ics
 from web.money import format_price
+from web.staff.routes import route_handlers as staff_route_handlers
 from web.zones import zone_label, zone_table
 
 # The manage link carries a secret: never leak it to other sites, never cache the page.
@@ -262,4 +264,4 @@ class PublicPages(Controller):
         )
 
 
-route_handlers: list[Any] = [PublicPages]
+route_handlers: list[Any] = [PublicPages, BrandingAssets, *staff_route_handlers]

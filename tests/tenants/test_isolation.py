@@ -82,6 +82,8 @@ async def test_clinic_b_ids_on_clinic_a_slug_never_reveal_b(client, make_clinic)
     a, b = await make_clinic(), await make_clinic()
     ids = await _b_ids(b)
     for method, path in staff_routes():
+        if path.endswith("/staff/events"):
+            continue  # an endless stream of A's own events (ids only): see test_staff_pages
         url = fill(path, {"clinic": a.slug, **ids})
         r = await client.request(
             method, url, headers=a.headers, json={} if method in {"POST", "PUT", "PATCH"} else None

@@ -137,7 +137,12 @@ class Hub:
     # ---- subscribers -----------------------------------------------------------------
 
     async def subscribe(
-        self, schema: str, calendar_id: UUID, *, queue_size: int | None = None
+        self,
+        schema: str,
+        calendar_id: UUID,
+        *,
+        queue_size: int | None = None,
+        everything: bool = False,
     ) -> Subscriber:
         """Register a subscriber for one calendar of one clinic.
 
@@ -171,6 +176,7 @@ class Hub:
                     queue_size or get_settings().sse_queue_size,
                     start_id=feed.last_id,
                     cursor=feed.last_id,
+                    everything=everything,
                 )
                 if self._closing:
                     raise HubClosed

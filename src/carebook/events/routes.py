@@ -18,7 +18,7 @@ from carebook.events.subscriber import PING, RESYNC, RETRY_MS, Event, Subscriber
 from carebook.openapi import RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
-from tenants.guards import PUBLIC
+from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -77,8 +77,52 @@ class LiveUpdatesController(Controller):
         )
 
 
+class StaffLiveUpdatesController(Controller):
+    path = "/api/v1/clinics/{clinic:str}/staff"
+    tags = ["staff"]
+    dependencies = STAFF
+
+    @get(
+        "/events",
+        summary="Live updates of the whole clinic for staff pages (Server-Sent Events)",
+        description=(
+            "Every event of the clinic (`slot.*`, `availability.changed`, and the lifecycle's "
+            "staff-only `appointment.changed`), with ids, replay and pings as the public "
+            "calendar stream. Events carry no patient data: a page refetches what it shows."
+        ),
+        media_type="text/event-stream",
+        responses=problems(s429=RATE_LIMITED, s503="live_updates_unavailable (with Retry-After)"),
+    )
+    async def events(
+        self,
+        request: Request[Any, Any, Any],
+        staff_tenant: NamedDependency[Tenant],
+        staff: NamedDependency[StaffPrincipal],
+        last_event_id: Annotated[str | None, QueryParameter(required=False)] = None,
+    ) -> Stream:
+        await limit(request, staff_tenant.slug, "stream")
+        try:
+            hub = get_hub()
+        except HubClosed:
+            hub = None
+        if hub is None or hub.closing:
+            raise LiveUpdatesUnavailable(
+                "This server is restarting; reconnect shortly.", headers={"Retry-After": "2"}
+            )
+        raw = request.headers.get("last-event-id") or last_event_id
+        return Stream(
+            _stream(hub, staff_tenant.schema, WHOLE_CLINIC, parse_last_event_id(raw), True),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+
+
+# Staff streams subscribe to no calendar in particular: they want every event.
+WHOLE_CLINIC = UUID(int=0)
+
+
 async def _stream(
-    hub: Hub, schema: str, calendar_id: UUID, last_seen: int | None
+    hub: Hub, schema: str, calendar_id: UUID, last_seen: int | None, everything: bool = False
 ) -> AsyncIterator[bytes]:
     """Subscribe first, then replay from the table, then follow the live queue.
 
@@ -86,7 +130,7 @@ async def _stream(
     skipped, so an event that is both replayed and queued is sent once.
     """
     try:
-        sub = await hub.subscribe(schema, calendar_id)
+        sub = await hub.subscribe(schema, calendar_id, everything=everything)
     except HubClosed:
         return
     try:
@@ -151,4 +195,4 @@ async def live_health() -> dict[str, Any]:
         return {"listening": False, "subscribers": 0, "clinics": 0, "reconnects": 0}
 
 
-route_handlers: list[Any] = [LiveUpdatesController, live_health]
+route_handlers: list[Any] = [LiveUpdatesController, StaffLiveUpdatesController, live_health]

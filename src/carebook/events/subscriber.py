@@ -87,6 +87,7 @@ class Subscriber:
     start_id: int = 0
     cursor: int = 0
     resyncs: int = 0
+    everything: bool = False  # a staff page: every event of the clinic
     queue: asyncio.Queue[QueueItem] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,7 +97,10 @@ class Subscriber:
         """Whether this calendar's page cares about ``event`` (scheduling spec §7).
 
         Public pages get the public event types only: staff-only events (e.g. the lifecycle's
-        ``appointment.changed``) share the outbox but never reach a public stream."""
+        ``appointment.changed``) share the outbox but never reach a public stream. A staff
+        stream (``everything``) gets every event of the clinic."""
+        if self.everything:
+            return True
         if event.type not in EVENT_TYPES:
             return False
         if event.type == AVAILABILITY_CHANGED and event.calendar_id is not None:

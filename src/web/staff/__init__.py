@@ -1,0 +1,1 @@
+"""The clinic staff web app: server-rendered pages under ``/c/{clinic}/staff``."""

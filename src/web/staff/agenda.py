@@ -1,0 +1,165 @@
+"""The agenda: a clinic's (or one specialist's) appointments laid out by day or week.
+
+Four indexed queries per view (specialists, appointments in the window, closures, days off);
+placement is arithmetic on those rows. Times are shown in the chosen zone (the clinic's by
+default); column positions are percentages of the visible hours, applied by agenda.js.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from tenants.staff import StaffPrincipal
+
+STATUS_LABELS = {
+    "held": "Held",
+    "booked": "Booked",
+    "upcoming": "Upcoming",
+    "confirmed": "Confirmed",
+    "in_progress": "In progress",
+    "done": "Done",
+    "cancelled": "Cancelled",
+    "no_show": "No-show",
+}
+DAY_START, DAY_END = 7, 20  # hours shown at least; widened to fit every appointment
+
+_SPECIALISTS = """
+SELECT id, name FROM specialists
+WHERE active AND ($1::uuid IS NULL OR staff_user = $1)
+ORDER BY name, id
+"""
+# Local wall-clock placement is computed here, in the query: day index in the view, minute
+# of the day and length, and the "HH:MM–HH:MM" label (one pass, no per-row Python dates).
+_APPOINTMENTS = """
+SELECT a.id, a.status, a.specialist_id, c.name AS calendar_name, p.name AS patient_name,
+       (a.starts_at AT TIME ZONE $4)::date - $5::date AS day_index,
+       extract(epoch FROM (a.starts_at AT TIME ZONE $4)::time)::int / 60 AS start_min,
+       extract(epoch FROM (a.ends_at AT TIME ZONE $4)
+               - date_trunc('day', a.starts_at AT TIME ZONE $4))::int / 60 AS end_min,
+       to_char(a.starts_at AT TIME ZONE $4, 'HH24:MI') || '–'
+           || to_char(a.ends_at AT TIME ZONE $4, 'HH24:MI') AS times
+FROM appointments a
+JOIN calendars c ON c.id = a.calendar_id
+LEFT JOIN patients p ON p.id = a.patient_id
+WHERE a.specialist_id = ANY ($1::uuid[]) AND a.starts_at >= $2 AND a.starts_at < $3
+  AND a.status NOT IN ('released', 'expired')
+  AND (a.status <> 'held' OR a.hold_expires_at > now())
+ORDER BY a.starts_at, a.id
+"""
+_CLOSURES = """
+SELECT lower(dates) AS first, upper(dates) AS after, reason FROM closures
+WHERE dates && daterange($1, $2)
+"""
+_DAYS_OFF = """
+SELECT specialist_id, lower(dates) AS first, upper(dates) AS after, reason FROM date_overrides
+WHERE kind = 'unavailable' AND specialist_id = ANY ($1::uuid[]) AND dates && daterange($2, $3)
+"""
+
+
+@dataclass
+class Block:
+    id: UUID
+    status: str
+    status_label: str
+    times: str
+    patient: str
+    calendar: str
+    top: float = 0.0
+    height: float = 0.0
+
+
+@dataclass
+class Cell:
+    day: date
+    off: str | None = None  # why nobody is bookable (closure or day off)
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Column:
+    specialist_id: UUID
+    name: str
+    cells: list[Cell]
+
+
+@dataclass
+class Agenda:
+    days: list[date]
+    columns: list[Column]
+    zone: str
+    first_hour: int
+    last_hour: int
+    day_starts: list[datetime]  # each day's first visible instant (for the now-line)
+    count: int
+
+    @property
+    def hours(self) -> list[int]:
+        return list(range(self.first_hour, self.last_hour))
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
+
+
+async def load(
+    conn: asyncpg.Connection, me: StaffPrincipal, first: date, days: int, zone: ZoneInfo
+) -> Agenda:
+    dates = [first + timedelta(days=i) for i in range(days)]
+    after = first + timedelta(days=days)
+    own = None if me.sees_all_appointments else me.id
+    specialists = await conn.fetch(_SPECIALISTS, own)
+    ids = [r["id"] for r in specialists]
+    start, end = _local_midnight(first, zone), _local_midnight(after, zone)
+    rows = await conn.fetch(_APPOINTMENTS, ids, start, end, zone.key, first)
+    closures = await conn.fetch(_CLOSURES, first, after)
+    days_off = await conn.fetch(_DAYS_OFF, ids, first, after)
+
+    first_hour, last_hour = DAY_START, DAY_END
+    for r in rows:
+        first_hour = min(first_hour, r["start_min"] // 60)
+        last_hour = max(last_hour, min(24, -(-r["end_min"] // 60)))
+    columns: dict[UUID, Column] = {
+        r["id"]: Column(r["id"], r["name"], [Cell(d) for d in dates]) for r in specialists
+    }
+    for col in columns.values():
+        for cell in col.cells:
+            for c in closures:
+                if c["first"] <= cell.day < c["after"]:
+                    cell.off = f"Clinic closed{': ' + c['reason'] if c['reason'] else ''}"
+    for o in days_off:
+        for cell in columns[o["specialist_id"]].cells:
+            if cell.off is None and o["first"] <= cell.day < o["after"]:
+                cell.off = f"Day off ({o['reason']})"
+    span = (last_hour - first_hour) * 60
+    for r in rows:
+        index = r["day_index"]
+        if not 0 <= index < days:
+            continue
+        top_min = r["start_min"] - first_hour * 60
+        length = max(10, min(r["end_min"], 24 * 60) - r["start_min"])
+        columns[r["specialist_id"]].cells[index].blocks.append(
+            Block(
+                id=r["id"],
+                status=r["status"],
+                status_label=STATUS_LABELS.get(r["status"], r["status"]),
+                times=r["times"],
+                patient=r["patient_name"] or "(held)",
+                calendar=r["calendar_name"],
+                top=round(100 * top_min / span, 3),
+                height=round(100 * min(length, span - top_min) / span, 3),
+            )
+        )
+    day_starts = [datetime.combine(d, time(first_hour), zone) for d in dates]
+    return Agenda(
+        dates, list(columns.values()), zone.key, first_hour, last_hour, day_starts, len(rows)
+    )
+
+
+def context(agenda: Agenda) -> dict[str, Any]:
+    return {"agenda": agenda, "minutes": (agenda.last_hour - agenda.first_hour) * 60}
