@@ -37,9 +37,20 @@ async def record(
               error[:MAX_ERROR_CHARS], attempts)  # fmt: skip
     if conn is not None:
         await conn.execute(sql, *values)
+        await _count(conn)
         return
     async with platform_tx() as tx:
         await tx.execute(sql, *values)
+        await _count(tx)
+
+
+async def _count(conn: asyncpg.Connection) -> None:
+    """Refresh the dead-letter gauge (open letters) after a change."""
+    from carebook import metrics
+
+    metrics.DEAD_LETTERS.set(
+        await conn.fetchval("SELECT count(*) FROM public.dead_letters WHERE retried_at IS NULL")
+    )
 
 
 class DeadLetters(Middleware):
@@ -129,6 +140,7 @@ async def retry_dead_letter(dead_letter_id: int) -> UUID | None:
             "VALUES ($1, $2, $3, $4)",
             row["job_id"], row["schema_name"], row["actor"], row["args"],
         )  # fmt: skip
+        await _count(conn)
     job_id: UUID = row["job_id"]
     return job_id
 

@@ -24,6 +24,7 @@ import asyncpg
 import dramatiq
 from dramatiq.errors import ActorNotFound
 
+from carebook import metrics
 from carebook.jobs import deadletters
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,10 @@ class Relay:
             if self._crash_after_send:  # fault injection for tests: die before the commit
                 os._exit(17)
         self.sent += len(messages)
+        now = time.time()
+        metrics.JOBS_RELAYED.inc(len(messages))
+        for row in rows:
+            metrics.JOB_RELAY_LAG.observe(max(0.0, now - row["created_at"].timestamp()))
         return len(rows)
 
     async def _run_forever(self) -> None:
