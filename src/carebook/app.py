@@ -133,6 +133,7 @@ def route_handlers() -> list[Any]:
     from tenants.platform_jobs import route_handlers as platform_job_routes
     from tenants.routes import route_handlers as tenant_routes
     from video.routes import route_handlers as video_routes
+    from web.patient_changes import route_handlers as change_pages
     from web.patient_forms import route_handlers as form_pages
     from web.patient_review import route_handlers as review_pages
     from web.routes import route_handlers as web_routes
@@ -140,7 +141,8 @@ def route_handlers() -> list[Any]:
     handlers: list[Any] = [*health_routes, admin, *tenant_routes, *platform_job_routes,
                            *calendar_routes, *booking_routes, *form_routes, *review_routes,
                            *stats_routes, *event_routes, *notification_routes, *web_routes,
-                           *form_pages, *review_pages, *video_routes]  # fmt: skip
+                           *form_pages, *review_pages, *change_pages,
+                           *video_routes]  # fmt: skip
     handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR / "static"]))
     return handlers
 

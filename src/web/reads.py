@@ -34,6 +34,7 @@ class PatientAppointment:
     patient_timezone: str | None
     version: int
     updated_at: datetime
+    calendar_id: UUID | None = None
 
 
 async def public_catalog(tenant: Tenant) -> list[PublicService]:
@@ -81,4 +82,5 @@ async def appointment_for_patient(
         patient_timezone=row["patient_timezone"],
         version=row["version"],
         updated_at=row["updated_at"],
+        calendar_id=row["calendar_id"],
     )

@@ -188,6 +188,7 @@ class PublicPages(Controller):
         appointment_id: FromPath[str],
         token: FromQuery[str | None] = None,
         review_outcome: Annotated[str | None, QueryParameter(name="review")] = None,
+        change: FromQuery[str | None] = None,
     ) -> Template:
         """A read-only view of one appointment for the holder of its manage link."""
         tenant = await find_tenant(clinic)
@@ -208,6 +209,7 @@ class PublicPages(Controller):
 
         date, times = when(zone)
         # These modules import this one's link helpers.
+        from web.patient_changes import change_message, changes_for
         from web.patient_forms import manage_forms
         from web.patient_review import manage_review
 
@@ -233,6 +235,8 @@ class PublicPages(Controller):
                 "review": review,
                 "review_message": REVIEW_MESSAGES.get(review_outcome or ""),
                 "video": await manage_section(tenant, appt.id, token or ""),
+                "changes": changes_for(tenant, appt, token or ""),
+                "change_message": change_message(change),
                 "token": token or "",
             },
         )
