@@ -12,6 +12,8 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from calendars.routes import PUBLIC_PATH, STAFF_PATH, clock
 from carebook.errors import ValidationFailed
 from carebook.openapi import INVALID, problems
+from carebook.openapi import RATE_LIMITED as RL
+from carebook.ratelimit import limited
 from carebook.tenancy import Tenant, tenant_tx
 from forms import instances, service
 from forms.instances import Filler
@@ -180,9 +182,10 @@ class PatientFormsController(Controller):
     path = f"{PUBLIC_PATH}/appointments/{{appointment_id:uuid}}/forms"
     tags = ["forms"]
     dependencies = PUBLIC
+    guards = [limited("read")]  # patients' pages: the public read bucket
 
     @get("/", summary="My forms for this appointment",
-         responses=problems(s404="appointment_not_found"))  # fmt: skip
+         responses=problems(s429=RL, s404="appointment_not_found"))  # fmt: skip
     async def index(
         self, tenant: NamedDependency[Tenant], appointment_id: FromPath[UUID], token: ManageToken
     ) -> list[InstanceOut]:
@@ -192,7 +195,8 @@ class PatientFormsController(Controller):
         return [i for i in found if instances.patient_visible(i)]
 
     @put("/{instance_id:uuid}/answers/{key:str}", summary="Save one answer (validated)",
-         responses=problems(s404="form_not_found", s409="form_already_submitted, form_closed",
+         responses=problems(s429=RL, s404="form_not_found",
+                            s409="form_already_submitted, form_closed",
                             s422="invalid_answers"))  # fmt: skip
     async def answer_one(
         self,
@@ -208,7 +212,8 @@ class PatientFormsController(Controller):
                                 token)  # fmt: skip
 
     @put("/{instance_id:uuid}/answers", summary="Save several answers (each validated)",
-         responses=problems(s404="form_not_found", s409="form_already_submitted, form_closed",
+         responses=problems(s429=RL, s404="form_not_found",
+                            s409="form_already_submitted, form_closed",
                             s422="invalid_answers"))  # fmt: skip
     async def answer_many(
         self,
@@ -239,7 +244,8 @@ class PatientFormsController(Controller):
         return out
 
     @post("/{instance_id:uuid}/submit", status_code=200, summary="Submit an intake form",
-          responses=problems(s404="form_not_found", s409="form_already_submitted, form_closed",
+          responses=problems(s429=RL, s404="form_not_found",
+                            s409="form_already_submitted, form_closed",
                              s422="form_incomplete"))  # fmt: skip
     async def submit(
         self,

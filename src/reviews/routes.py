@@ -12,6 +12,8 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from calendars.routes import PUBLIC_PATH, STAFF_PATH
 from carebook.errors import Forbidden, NotFound
 from carebook.openapi import INVALID, problems
+from carebook.openapi import RATE_LIMITED as RL
+from carebook.ratelimit import limited
 from carebook.tenancy import Tenant, tenant_tx
 from reviews import service
 from reviews.schemas import AcknowledgeIn, AlertOut, ReviewIn, ReviewOut
@@ -27,9 +29,11 @@ class PatientReviewController(Controller):
     path = f"{PUBLIC_PATH}/appointments/{{appointment_id:uuid}}/review"
     tags = ["reviews"]
     dependencies = PUBLIC
+    guards = [limited("read")]  # patients' pages: the public read bucket
 
     @get("/", summary="My review of this appointment",
-         responses=problems(s404="appointment_not_found, review_not_found"))  # fmt: skip
+         responses=problems(s429=RL,
+                            s404="appointment_not_found, review_not_found"))  # fmt: skip
     async def show(
         self, tenant: NamedDependency[Tenant], appointment_id: FromPath[UUID], token: ManageToken
     ) -> ReviewOut:
@@ -39,7 +43,7 @@ class PatientReviewController(Controller):
         return review
 
     @post("/", status_code=201, summary="Rate the appointment 1-5 (once, after it took place)",
-          responses=problems(s404="appointment_not_found",
+          responses=problems(s429=RL, s404="appointment_not_found",
                              s409="review_not_open, already_reviewed", s422=INVALID))  # fmt: skip
     async def create(
         self,

@@ -61,9 +61,13 @@ async def test_reschedule_moves_the_appointment_and_keeps_its_identity(
     assert r.status_code == 409
     assert (await events_of(clinic.tenant, "slot.released"))[-1]["start"] == old.astimezone(
         UTC).isoformat()  # fmt: skip
+    async with tenant_tx(clinic.tenant) as conn:
+        wanted = [r["actor"] for r in await conn.fetch(
+            "SELECT actor FROM public.lifecycle_effects WHERE event = 'rescheduled' ORDER BY actor"
+        )]  # fmt: skip
+    assert "video.move_room" in wanted and "notifications.rescheduled" in wanted
     assert [j["actor"] for j in await outbox_jobs(clinic.tenant, aid)
-            if j["args"]["event"] == "rescheduled"] == ["notifications.rescheduled",
-                                                        "video.move_room"]  # fmt: skip
+            if j["args"]["event"] == "rescheduled"] == wanted  # fmt: skip
 
 
 @pytest.mark.parametrize("target", ["taken", "off_grid", "stale_version", "done"])
