@@ -239,12 +239,20 @@ async def jobs_running(client: httpx.AsyncClient) -> AsyncIterator[JobsRunning]:
     Actors run on the worker's AsyncIO loop with their own pool; jobs of every clinic of
     this pytest process flow while it runs.
     """
+    import asyncpg
     import dramatiq
 
     import carebook.actors  # noqa: F401 - declares every actor
     from carebook.broker import broker
     from carebook.jobs.relay import Relay
 
+    # Jobs that earlier tests of this process left in the outbox (no relay runs by default)
+    # are not this test's business: running them all first would only make it slow.
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute("DELETE FROM public.job_outbox")
+    finally:
+        await conn.close()
     relay = Relay(DATABASE_URL)
     await relay.start()
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
