@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 
 from carebook.errors import NotFound, Unauthorized
 from carebook.ratelimit import limit
+from carebook.requests import raise_strict_body_error
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.tokens import token_digest
@@ -97,6 +98,7 @@ class StaffAuthController(Controller):
         data: JSONBody[LoginIn],
     ) -> Response[LoginOut]:
         await limit(request, f"login:{staff_tenant.slug}", "login")
+        raise_strict_body_error(request)
         async with tenant_tx(staff_tenant) as conn:
             started = await staff_store.start_session(conn, data.email, data.password)
         if started is None:
