@@ -9,7 +9,12 @@ from uuid import UUID
 import msgspec
 
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+# Explicit whitespace, not \s: Python and JSON Schema (ECMA 262) regexes disagree on which
+# Unicode characters \s matches, and the OpenAPI document publishes this pattern.
+Email = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$", max_length=254),
+]
 SessionKey = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 
 

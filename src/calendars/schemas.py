@@ -10,8 +10,15 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+# Explicit whitespace, not \s: Python and JSON Schema (ECMA 262) regexes disagree on which
+# Unicode characters \s matches, and the OpenAPI document publishes this pattern.
+Email = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$", max_length=254),
+]
 Zone = Annotated[str, msgspec.Meta(max_length=64)]
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+"""An instant with its offset (a naive date-time is refused by the schema itself)."""
 Buffer = Annotated[int, msgspec.Meta(ge=0, le=240)]
 Duration = Annotated[int, msgspec.Meta(ge=5, le=480)]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", max_length=64)]
@@ -125,8 +132,8 @@ class CalendarIn(msgspec.Struct, forbid_unknown_fields=True):
     slot_interval_minutes: Duration | None = None
     min_notice_minutes: Annotated[int, msgspec.Meta(ge=0, le=525600)] = 120
     horizon_days: Annotated[int, msgspec.Meta(ge=1, le=730)] = 60
-    active_from: datetime | None = None
-    active_until: datetime | None = None
+    active_from: Instant | None = None
+    active_until: Instant | None = None
     special_hours: list[WeeklyInterval] = []
     listed: bool = True
     active: bool = True
@@ -146,8 +153,8 @@ class CalendarPatch(msgspec.Struct, forbid_unknown_fields=True):
     slot_interval_minutes: Duration | UnsetType | None = UNSET
     min_notice_minutes: Annotated[int, msgspec.Meta(ge=0, le=525600)] | UnsetType = UNSET
     horizon_days: Annotated[int, msgspec.Meta(ge=1, le=730)] | UnsetType = UNSET
-    active_from: datetime | UnsetType | None = UNSET
-    active_until: datetime | UnsetType | None = UNSET
+    active_from: Instant | UnsetType | None = UNSET
+    active_until: Instant | UnsetType | None = UNSET
     special_hours: list[WeeklyInterval] | UnsetType = UNSET
     listed: bool | UnsetType = UNSET
     active: bool | UnsetType = UNSET

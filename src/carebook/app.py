@@ -24,7 +24,8 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Receive, Scope, Send
 
 from bookings.sweeper import start_sweeper, stop_sweeper
-from carebook import metrics
+from carebook import metrics, openapi
+from carebook.allow import allow_header_middleware
 from carebook.errors import exception_handlers
 from carebook.events.hub import start_hub, stop_hub
 from carebook.health import start_metrics, stop_metrics
@@ -281,4 +282,5 @@ def create_app() -> Litestar:
             log_exceptions="debug" if settings.debug else "never",
         ),
         debug=settings.debug,
+        middleware=[allow_header_middleware, openapi.finish_on_first_read],
     )

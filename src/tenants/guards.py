@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from carebook.errors import Forbidden, TenantNotFound, Unauthorized
+from carebook.requests import raise_strict_body_error
 from carebook.settings import get_settings
 from carebook.tenancy import Tenant, platform_tx, tenant_tx
 from carebook.tokens import token_digest
@@ -46,6 +47,14 @@ async def provide_public_tenant(clinic: FromPath[str]) -> Tenant:
     return tenant
 
 
+async def provide_public_route_tenant(
+    request: Request[Any, Any, Any], clinic: FromPath[str]
+) -> Tenant:
+    tenant = await provide_public_tenant(clinic)
+    raise_strict_body_error(request)  # no sign-in on public routes: once the clinic is known
+    return tenant
+
+
 async def provide_staff_tenant(clinic: FromPath[str]) -> Tenant:
     return await service.active_tenant(clinic)
 
@@ -61,6 +70,7 @@ async def provide_staff(
                 raise Unauthorized(
                     "The API token is not valid for this clinic.", code="invalid_token"
                 )
+            raise_strict_body_error(request)
             return principal
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
@@ -68,6 +78,7 @@ async def provide_staff(
             if principal is not None:
                 if request.method not in SAFE_METHODS and not signature_valid_csrf(request, cookie):
                     raise Forbidden("Missing or wrong X-CSRF-Token header.", code="csrf_failed")
+                raise_strict_body_error(request)
                 return principal
     raise Unauthorized("Sign in or send 'Authorization: Bearer <token>'.")
 
@@ -95,6 +106,7 @@ async def provide_platform_user(request: Request[Any, Any, Any]) -> int:
             )
             if user_id is None:
                 raise Unauthorized("The platform API token is not valid.", code="invalid_token")
+            raise_strict_body_error(request)
             return int(user_id)
         session_id = request.cookies.get("id")
         if session_id:
@@ -110,7 +122,7 @@ async def provide_platform_user(request: Request[Any, Any, Any]) -> int:
     raise Unauthorized("Platform admins only: send 'Authorization: Bearer <platform token>'.")
 
 
-PUBLIC = {"tenant": Provide(provide_public_tenant)}
+PUBLIC = {"tenant": Provide(provide_public_route_tenant)}
 STAFF = {
     "staff_tenant": Provide(provide_staff_tenant),
     "staff": Provide(provide_staff),

@@ -17,6 +17,7 @@ from carebook.contact import normalize_email, normalize_phone, region_for
 from carebook.errors import NotFound, Unauthorized, ValidationFailed
 from carebook.openapi import problems
 from carebook.ratelimit import limit
+from carebook.requests import raise_strict_body_error
 from carebook.settings import get_settings
 from carebook.tenancy import ClinicSettings, Tenant, tenant_tx
 from carebook.tokens import token_digest
@@ -116,6 +117,7 @@ class StaffAuthController(Controller):
         data: JSONBody[LoginIn],
     ) -> Response[LoginOut]:
         await limit(request, f"login:{staff_tenant.slug}", "login")
+        raise_strict_body_error(request)
         async with tenant_tx(staff_tenant) as conn:
             started = await staff_store.start_session(conn, data.email, data.password)
         if started is None:

@@ -8,7 +8,12 @@ from uuid import UUID
 
 import msgspec
 
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+# Explicit whitespace, not \s: Python and JSON Schema (ECMA 262) regexes disagree on which
+# Unicode characters \s matches, and the OpenAPI document publishes this pattern.
+Email = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$", max_length=254),
+]
 
 
 class ClinicCreate(msgspec.Struct, forbid_unknown_fields=True):
