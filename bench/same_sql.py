@@ -11,12 +11,15 @@ spent inside PostgreSQL (planning and commit excluded).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 # Variables: cal (calendar id), sids ('{…}' specialist ids), day0 (first day offset),
 # k (the client's booking counter, -D k=0). Each run of the script is one booking.
@@ -114,3 +117,80 @@ def run(binary: str, url: str, setup: dict[str, Any], clients: int, seconds: flo
 # The engine's PL/pgSQL body: available_slots() before issue 18; engine_slots() after (called
 # by slot_at() in point mode; available_slots() became an inlined SQL wrapper).
 ENGINE_FUNCTIONS = ("available_slots", "engine_slots")
+
+
+HOLD_SQL = """SELECT id FROM {schema}.hold_slot($1, $2, $3, NULL, sha256('0'::bytea), 10,
+                                               'Europe/Berlin')"""
+BOOK_SQL = """SELECT replayed FROM {schema}.book_hold(
+    gen_random_uuid()::text, sha256($2::text::bytea), $1::uuid, sha256('0'::bytea),
+    'p' || gen_random_uuid() || '@bench.test', 'Bench Patient', NULL, 'Europe/Berlin', NULL,
+    NULL, sha256($1::uuid::text::bytea),
+    sha256($2::text::bytea) || sha256($1::uuid::text::bytea))"""
+
+
+def _backend_cpu_ms(pid: int) -> float:
+    """CPU time (user + system) a PostgreSQL backend has used so far (same machine, /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class BackendCpu:
+    booking_ms: float  # backend CPU per hold_slot() + book_hold(), each its own transaction
+    hold_ms: float  # … per hold_slot() alone
+    engine_ms: float  # … per engine check of one instant, as place_hold() makes it
+
+
+async def backend_cpu(url: str, setup: dict[str, Any], n: int, day0: int) -> BackendCpu:
+    """CPU the server process spends per booking on one connection, sequentially.
+
+    CPU time, not wall time: it does not grow when other processes load the machine (the
+    shared machine's load average moves wall-clock figures by 2x). Commit's WAL flush wait
+    is not CPU and is not counted; its CPU is."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        schema = f'"{setup["schema"]}"'
+        hold, book = HOLD_SQL.replace("{schema}", schema), BOOK_SQL.replace("{schema}", schema)
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        cal, sid = setup["throughput"], setup["specialists"][0]
+        day = await conn.fetchval("SELECT current_date")
+        zone = ZoneInfo("Europe/Berlin")
+
+        def start(k: int) -> datetime:
+            local = datetime.combine(day + timedelta(days=day0 + k // 40), time(8), zone)
+            return local + timedelta(minutes=15 * (k % 40))
+
+        async def one(k: int, with_booking: bool) -> None:
+            hold_id = await conn.fetchval(hold, cal, start(k), sid)
+            if with_booking:
+                await conn.fetchval(book, hold_id, str(k))
+
+        for k in range(20):  # plans, caches
+            await one(k, True)
+        t0 = _backend_cpu_ms(pid)
+        for k in range(20, 20 + n):
+            await one(k, True)
+        t1 = _backend_cpu_ms(pid)
+        for k in range(20 + n, 20 + 2 * n):
+            await one(k, False)
+        t2 = _backend_cpu_ms(pid)
+        # As place_hold() calls it, on the clinic's search_path.
+        await conn.execute(f"SET search_path TO {schema}, public")
+        engine = (
+            "SELECT count(*) FROM slot_at($1::uuid, $2::timestamptz, now(), $3::uuid)"
+            if await conn.fetchval("SELECT to_regproc('slot_at') IS NOT NULL")
+            else "SELECT count(*) FROM available_slots($1::uuid, $2::timestamptz, "
+            "$2::timestamptz + interval '1 microsecond', now(), $3::uuid, false)"
+        )
+        probe = start(20 + 2 * n)  # a free slot
+        for _ in range(20):
+            await conn.fetchval(engine, cal, probe, sid)
+        t3 = _backend_cpu_ms(pid)
+        for _ in range(n):
+            await conn.fetchval(engine, cal, probe, sid)
+        t4 = _backend_cpu_ms(pid)
+    finally:
+        await conn.close()
+    return BackendCpu((t1 - t0) / n, (t2 - t1) / n, (t4 - t3) / n)

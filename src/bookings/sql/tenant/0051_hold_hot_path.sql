@@ -12,7 +12,10 @@
 --     as 'released', as before) and the insert is tried once more. Was: an UPDATE before
 --     every hold. The sweeper still expires every stale hold within seconds;
 --   * "fewest appointments that local day" is counted only when there is a choice
---     (no specialist given).
+--     (no specialist given);
+--   * the insert names the exclusion constraint as its ON CONFLICT arbiter: losing a race
+--     inserts nothing instead of raising 23P01 inside a subtransaction (was BEGIN/EXCEPTION,
+--     a subtransaction per attempt).
 -- The expiry hint (public.hold_expiries) stays: the sweeper reads only that table.
 CREATE OR REPLACE FUNCTION place_hold(
     p_calendar uuid,
@@ -92,17 +95,17 @@ BEGIN
         v_blocking := tstzrange(p_start, v_cand.slot_end + make_interval(mins => v_cand.buf));
         v_id := NULL;
         FOR v_try IN 1..2 LOOP
-            BEGIN
-                INSERT INTO appointments (calendar_id, specialist_id, status, starts_at,
-                                          ends_at, blocking, hold_expires_at,
-                                          hold_token_hash, session_key)
-                VALUES (p_calendar, v_cand.sid, 'held', p_start, v_cand.slot_end, v_blocking,
-                        now() + make_interval(mins => p_hold_minutes), p_token_hash,
-                        p_session_key)
-                RETURNING appointments.id, appointments.hold_expires_at INTO v_id, v_expires;
-            EXCEPTION WHEN exclusion_violation THEN
-                NULL;  -- someone holds or booked it, or a stale hold is still in the way
-            END;
+            -- The exclusion constraint as the arbiter of ON CONFLICT: a conflict inserts
+            -- nothing (no error, so no subtransaction is needed to move on).
+            INSERT INTO appointments (calendar_id, specialist_id, status, starts_at,
+                                      ends_at, blocking, hold_expires_at,
+                                      hold_token_hash, session_key)
+            VALUES (p_calendar, v_cand.sid, 'held', p_start, v_cand.slot_end, v_blocking,
+                    now() + make_interval(mins => p_hold_minutes), p_token_hash,
+                    p_session_key)
+            ON CONFLICT ON CONSTRAINT appointments_no_overlap DO NOTHING
+            RETURNING appointments.id, appointments.hold_expires_at INTO v_id, v_expires;
+            -- Nothing inserted: someone holds or booked it, or a stale hold is in the way.
             EXIT WHEN v_id IS NOT NULL OR v_try = 2;
             -- Stale holds still sit in the exclusion constraint (a constraint cannot see
             -- now()): move this specialist's overlapping ones out, then try once more.
