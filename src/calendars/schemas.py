@@ -235,8 +235,13 @@ class SlotOut(msgspec.Struct):
 class DayOut(msgspec.Struct):
     date: str
     slots: list[SlotOut]
-    # Set when a clinic closure overlaps this local day: its reason ("" when none was given).
-    closed: str | None = None
+    closed: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Reason of the clinic closure(s) overlapping this local date "
+            '("" when none was given); null when the clinic is open.'
+        ),
+    ] = None
 
 
 class SlotsOut(msgspec.Struct):

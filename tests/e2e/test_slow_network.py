@@ -132,10 +132,10 @@ async def test_a_lost_live_connection_says_reconnecting(
     await expect(page.locator("body")).to_have_attribute("data-live", "reconnecting")
     await expect(page.locator("button.slot").first).to_be_visible()  # the times still work
     # It keeps trying although EventSource gives up on an HTTP error by itself.
+    # (Two more attempts after the notice: EventSource's own retry, then at least one of ours.)
     for _ in range(2):
         async with page.expect_request("**/events", timeout=10_000):
             pass
-    assert len(attempts) >= 3
 
     # The server is back: the page reconnects by itself, hides the notice and refetches.
     async with page.expect_request(SLOTS, timeout=20_000):

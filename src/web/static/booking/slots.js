@@ -1,7 +1,8 @@
 // The slot board: a strip of days (tabs) and the free times of the chosen day, kept current
 // by fetches and live events.
 import { call } from "./api.js";
-import { addDays, dayLabel, shortWeekday, timeText } from "./format.js";
+import { dayPanel, dayTab } from "./days.js";
+import { addDays } from "./format.js";
 
 const MOVES = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -1, ArrowDown: 1 };
 
@@ -297,8 +298,8 @@ export class SlotBoard {
     const panels = document.createElement("div");
     panels.className = "day-panels";
     for (let d = this.start; d <= this.end; d = addDays(d, 1)) {
-      strip.append(this.tab(d));
-      panels.append(this.panel(d));
+      strip.append(dayTab(this, d));
+      panels.append(dayPanel(this, d));
     }
     picker.append(strip, panels);
     this.container.replaceChildren(picker);
@@ -308,117 +309,6 @@ export class SlotBoard {
     else if (focusTab && this.selected) this.tabFor(this.selected)?.focus();
     else if (focusRetry) this.container.querySelector(".retry, button.slot, [role=tab]")?.focus();
     for (const listener of this.listeners) listener(this.totalSlots());
-  }
-
-  tab(d) {
-    const slots = this.days.get(d);
-    const selected = d === this.shownDay();
-    const tab = document.createElement("button");
-    tab.type = "button";
-    tab.id = `tab-${d}`;
-    tab.dataset.date = d;
-    tab.setAttribute("role", "tab");
-    tab.setAttribute("aria-controls", `panel-${d}`);
-    tab.setAttribute("aria-selected", String(selected));
-    tab.tabIndex = selected ? 0 : -1;
-    const [, , dom] = d.split("-").map(Number);
-    let count;
-    let said;
-    if (slots === undefined) {
-      count = this.state === "error" ? "?" : "…";
-      said = this.state === "error" ? "not loaded" : "loading";
-    } else if (slots.length) {
-      count = String(slots.length);
-      said = `${slots.length} free time${slots.length === 1 ? "" : "s"}`;
-    } else if (this.closed.has(d)) {
-      count = "Closed";
-      said = "closed";
-      tab.classList.add("closed");
-    } else {
-      count = "–";
-      said = "no free times";
-      tab.classList.add("empty");
-    }
-    // Screen readers hear the whole date and what it offers; the short forms are for eyes.
-    const counted = span("count", count);
-    if (slots && slots.length) counted.append(span("unit", slots.length === 1 ? " time" : " times"));
-    const visible = [span("dow", shortWeekday(d)), span("dom", String(dom)), counted];
-    for (const v of visible) v.setAttribute("aria-hidden", "true");
-    tab.append(...visible, span("visually-hidden", `${dayLabel(d)}: ${said}`));
-    return tab;
-  }
-
-  panel(d) {
-    const slots = this.days.get(d);
-    const section = document.createElement("section");
-    section.className = "day";
-    section.id = `panel-${d}`;
-    section.dataset.date = d;
-    section.setAttribute("role", "tabpanel");
-    section.hidden = d !== this.shownDay();
-    const heading = document.createElement("h3");
-    heading.id = `day-${d}`;
-    heading.tabIndex = -1;
-    heading.textContent = dayLabel(d);
-    section.setAttribute("aria-labelledby", heading.id);
-    section.append(heading);
-    const reason = this.closed.get(d);
-    if (slots === undefined && this.state === "error") {
-      section.append(paragraph("load-error", "We could not load the free times. Please check your connection."));
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.className = "secondary retry";
-      retry.textContent = "Try again";
-      section.append(retry);
-    } else if (slots === undefined) {
-      const p = paragraph("loading", "Loading free times…");
-      p.prepend(span("spinner", ""));
-      p.firstChild.setAttribute("aria-hidden", "true");
-      section.append(p);
-    } else if (slots.length === 0) {
-      section.append(paragraph("none", reason === undefined ? "No free times on this day."
-        : `Closed${reason ? ` — ${reason}` : ""}`));
-    } else {
-      if (reason !== undefined) {
-        section.append(paragraph("closed-note", `The clinic is closed for part of this day${reason ? ` — ${reason}` : ""}.`));
-      }
-      section.append(this.slotList(d, slots));
-    }
-    return section;
-  }
-
-  slotList(d, slots) {
-    const ul = document.createElement("ul");
-    ul.className = "slot-list";
-    ul.setAttribute("aria-label", `Free times, ${dayLabel(d)}. Use the arrow keys to move between them.`);
-    const activeKey = slots.some((s) => String(s.startMs) === this.activeKey)
-      ? this.activeKey : String(slots[0].startMs);
-    for (const slot of slots) {
-      const li = document.createElement("li");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "slot";
-      const key = String(slot.startMs);
-      button.dataset.key = key;
-      button.dataset.day = d;
-      button.dataset.start = slot.start;
-      button.dataset.specialists = slot.specialists.join(" ");
-      button.tabIndex = key === activeKey ? 0 : -1;
-      const time = timeText(slot.startMs, this.zone);
-      button.textContent = time;
-      if (key === this.pendingKey) {
-        button.classList.add("pending");
-        button.setAttribute("aria-disabled", "true");
-        button.append(" ", span("holding", "Holding…"));
-        button.setAttribute("aria-label", `${time} Holding…, ${dayLabel(d)}`);
-      } else {
-        // The day is in the heading visually; screen readers hear it with the time.
-        button.setAttribute("aria-label", `${time}, ${dayLabel(d)}`);
-      }
-      li.append(button);
-      ul.append(li);
-    }
-    return ul;
   }
 
   restoreFocus(key, day) {
@@ -438,18 +328,4 @@ export class SlotBoard {
       target.focus();
     }
   }
-}
-
-function span(className, text) {
-  const s = document.createElement("span");
-  s.className = className;
-  s.textContent = text;
-  return s;
-}
-
-function paragraph(className, text) {
-  const p = document.createElement("p");
-  p.className = className;
-  p.textContent = text;
-  return p;
 }
