@@ -17,8 +17,8 @@ for _limit in ("HOLD", "BOOKING", "LOGIN", "READ", "STREAM"):
     os.environ.setdefault(f"CAREBOOK_{_limit}_RATE", "1000000000")
 
 
-def prepare(database: str) -> str:
-    """Point DATABASE_URL/REDIS_URL at a fresh ``database``; returns its URL."""
+def prepare(database: str, *, keep: bool = False) -> str:
+    """Point DATABASE_URL/REDIS_URL at a fresh ``database`` (or the existing one, ``keep``)."""
     os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "bench"))
     from carebook.runtime import create_database, ensure_postgres, ensure_redis, with_database
     from carebook.settings import get_settings
@@ -26,7 +26,7 @@ def prepare(database: str) -> str:
     data_dir = get_settings().data_dir
     server = ensure_postgres(data_dir)
     url = with_database(server, database)
-    asyncio.run(create_database(url, drop_first=True))
+    asyncio.run(create_database(url, drop_first=not keep))
     os.environ["DATABASE_URL"] = url
     ensure_redis(data_dir)
     return url

@@ -53,6 +53,11 @@ def _prepare_services() -> tuple[str, str]:
     db_url = with_database(server_url, f"carebook_test_{WORKER}_{os.getpid()}")
     asyncio.run(create_database(db_url, drop_first=True))
     atexit.register(_drop_database, db_url)
+    # Through PgBouncer (TEST_DATABASE_URL its port): session-level work goes to the server.
+    if direct := os.environ.get("TEST_DIRECT_DATABASE_URL"):
+        os.environ["CAREBOOK_DIRECT_DATABASE_URL"] = with_database(
+            direct, urlsplit(db_url).path[1:]
+        )
     redis_url = ensure_redis(data_dir)
     os.environ["DATABASE_URL"] = db_url
     os.environ["REDIS_URL"] = redis_url
@@ -88,7 +93,7 @@ from carebook.tenancy import Tenant  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 async def migrated() -> None:
-    await migrate_all(DATABASE_URL)
+    await migrate_all(os.environ.get("CAREBOOK_DIRECT_DATABASE_URL") or DATABASE_URL)
 
 
 @pytest.fixture(scope="session")

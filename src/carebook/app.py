@@ -95,7 +95,13 @@ async def start_pool() -> None:
     from carebook.piccolo_conf import DB
 
     size = int(os.environ.get("CAREBOOK_DB_POOL", "20"))
-    await DB.start_connection_pool(min_size=2, max_size=size, reset=_keep_session)
+    # A backend caches the catalog entries of every clinic schema it has touched (~0.14 MiB
+    # per clinic, docs/benchmarks.md): replacing a pooled connection after this many queries
+    # bounds that memory with thousands of clinics, for one reconnect per that many queries.
+    max_queries = int(os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000"))
+    await DB.start_connection_pool(
+        min_size=2, max_size=size, reset=_keep_session, max_queries=max_queries
+    )
 
 
 async def _keep_session(conn: Any) -> None:

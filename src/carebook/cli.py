@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from carebook.runtime import ensure_services
-from carebook.settings import get_settings
+from carebook.settings import direct_database_url, get_settings
 
 
 def _services() -> None:
@@ -55,7 +55,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     _services()
     from carebook.migrations import migrate_all
 
-    report = asyncio.run(migrate_all(os.environ["DATABASE_URL"]))
+    report = asyncio.run(migrate_all(direct_database_url()))
     print(
         f"migrated: {report.tenants} clinics, {report.tenants_changed} changed, "
         f"{report.migrations_applied} tenant migrations applied in {report.seconds:.2f} s"
@@ -105,7 +105,7 @@ def cmd_tenants_export(args: argparse.Namespace) -> int:
     from tenants.backup import export_clinic
 
     try:
-        info = asyncio.run(export_clinic(os.environ["DATABASE_URL"], args.slug, Path(args.output)))
+        info = asyncio.run(export_clinic(direct_database_url(), args.slug, Path(args.output)))
     except CarebookError as exc:
         print(f"error: {exc.detail or exc.title}", file=sys.stderr)
         return 2
@@ -122,7 +122,7 @@ def cmd_tenants_import(args: argparse.Namespace) -> int:
     from tenants.backup import import_clinic
 
     try:
-        info = asyncio.run(import_clinic(os.environ["DATABASE_URL"], Path(args.archive)))
+        info = asyncio.run(import_clinic(direct_database_url(), Path(args.archive)))
     except CarebookError as exc:
         print(f"error: {exc.detail or exc.title}", file=sys.stderr)
         return 2
@@ -163,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from carebook.demo import ensure_demo, print_banner
     from carebook.migrations import migrate_all
 
-    asyncio.run(migrate_all(os.environ["DATABASE_URL"]))
+    asyncio.run(migrate_all(direct_database_url()))
     # Not exported as CAREBOOK_BASE_URL: links then follow the address a request came by,
     # the same whichever process served it (carebook.urls).
     base_url = os.environ.get("CAREBOOK_BASE_URL") or f"http://{args.host}:{args.port}"
@@ -228,7 +228,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     _services()
     from carebook.jobs.scheduler import run_scheduler_process
 
-    asyncio.run(run_scheduler_process(os.environ["DATABASE_URL"]))
+    asyncio.run(run_scheduler_process(direct_database_url()))
     return 0
 
 

@@ -6,12 +6,17 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 
 from carebook.runtime import ensure_services
-from carebook.settings import get_settings
+from carebook.settings import behind_pgbouncer, get_settings
 
 if not os.environ.get("DATABASE_URL"):
     ensure_services(get_settings().data_dir)
 
-DB = PostgresEngine(config={"dsn": os.environ["DATABASE_URL"]}, extensions=())
+# Behind PgBouncer (transaction mode) no named prepared statements: a statement prepared on
+# one server connection is unknown on the next (docs/operations.md).
+_config: dict[str, object] = {"dsn": os.environ["DATABASE_URL"]}
+if behind_pgbouncer():
+    _config["statement_cache_size"] = 0
+DB = PostgresEngine(config=_config, extensions=())
 
 APP_REGISTRY = AppRegistry(
     apps=[

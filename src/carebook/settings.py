@@ -90,6 +90,21 @@ class Settings:
         )
 
 
+def direct_database_url() -> str:
+    """PostgreSQL itself, for session-level work that a transaction-mode pooler (PgBouncer)
+    would break: the events LISTEN connection, migrations' session advisory lock, event
+    retention's lock, pg_dump/pg_restore. ``CAREBOOK_DIRECT_DATABASE_URL``, else
+    ``DATABASE_URL`` (no pooler in between)."""
+    return os.environ.get("CAREBOOK_DIRECT_DATABASE_URL") or os.environ["DATABASE_URL"]
+
+
+def behind_pgbouncer() -> bool:
+    """``CAREBOOK_PGBOUNCER=1``: DATABASE_URL is PgBouncer in transaction mode, so pooled
+    connections must not keep named prepared statements (asyncpg's statement cache is off;
+    PgBouncer 1.18 of Debian 12 cannot track them, ``max_prepared_statements`` needs 1.21)."""
+    return os.environ.get("CAREBOOK_PGBOUNCER", "") in ("1", "true", "yes")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.from_env()

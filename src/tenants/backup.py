@@ -88,7 +88,7 @@ def pg_tool(name: str, server_major: int) -> Path:
     if not usable:
         raise RuntimeError(
             f"no {name} of PostgreSQL {server_major} or newer found "
-            f"(looked at {[str(p) for p, _ in majors]}) — point CAREBOOK_PG_BIN"
+            f"(looked at {[str(p) for p, _ in majors]}); point CAREBOOK_PG_BIN at one"
         )
     return Path(usable[0][1])
 

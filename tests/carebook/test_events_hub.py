@@ -15,8 +15,8 @@ from carebook.events.hub import Hub, HubClosed
 from carebook.events.outbox import AVAILABILITY_CHANGED, SLOT_BOOKED, SLOT_HELD, publish
 from carebook.events.retention import PRUNE_LOCK_KEY, prune_events
 from carebook.events.subscriber import CLOSE, RESYNC, Event, Subscriber
+from carebook.settings import direct_database_url
 from carebook.tenancy import tenant_tx
-from tests.conftest import DATABASE_URL
 from tests.factories import add_calendar, add_specialist
 from tests.sse_client import emit
 
@@ -25,7 +25,7 @@ SLOT = {"start": "2030-01-07T09:00:00+00:00", "end": "2030-01-07T09:30:00+00:00"
 
 @pytest.fixture
 async def hub() -> Any:
-    hub = Hub(DATABASE_URL)
+    hub = Hub(direct_database_url())
     await hub.start()
     assert hub.listening
     yield hub
@@ -46,7 +46,7 @@ async def test_publish_rejects_unknown_types_and_private_data(clinic: Any) -> No
 
 async def test_ids_become_visible_in_commit_order(clinic: Any) -> None:
     """A later publisher waits for the earlier one's commit, so its id is larger and later."""
-    first = await asyncpg.connect(DATABASE_URL)
+    first = await asyncpg.connect(direct_database_url())
     try:
         tx = first.transaction()
         await tx.start()
@@ -110,7 +110,7 @@ async def test_a_slow_subscriber_is_trimmed_to_resync_and_blocks_nobody(
 async def test_stop_ends_streams_closes_the_connection_and_leaves_no_task(clinic: Any) -> None:
     sid = await add_specialist(clinic.tenant)
     cal = (await add_calendar(clinic.tenant, [sid]))["id"]
-    hub = Hub(DATABASE_URL)
+    hub = Hub(direct_database_url())
     await hub.start()
     sub = await hub.subscribe(clinic.tenant.schema, cal)
     conn = hub._conn
@@ -142,7 +142,7 @@ async def test_prune_deletes_an_old_prefix_and_records_the_watermark(clinic: Any
 
 
 async def test_prune_skips_when_another_process_prunes() -> None:
-    holder = await asyncpg.connect(DATABASE_URL)
+    holder = await asyncpg.connect(direct_database_url())
     try:
         await holder.execute("SELECT pg_advisory_lock($1)", PRUNE_LOCK_KEY)
         assert await prune_events(timedelta(hours=24), wait=False) is None

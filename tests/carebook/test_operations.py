@@ -95,11 +95,12 @@ async def test_ready_fails_when_redis_listen_or_postgres_is_down_and_recovers(
     migrated: None,
 ) -> None:
     db = await proxy_for_url(DATABASE_URL).start()
-    listen = await proxy_for_url(DATABASE_URL).start()
+    direct = os.environ.get("CAREBOOK_DIRECT_DATABASE_URL") or DATABASE_URL
+    listen = await proxy_for_url(direct).start()
     redis = await proxy_for_url(REDIS_URL).start()
     env = {
         "DATABASE_URL": via_proxy(DATABASE_URL, db),
-        "CAREBOOK_LISTEN_DATABASE_URL": via_proxy(DATABASE_URL, listen),
+        "CAREBOOK_DIRECT_DATABASE_URL": via_proxy(direct, listen),
         "REDIS_URL": via_proxy(REDIS_URL, redis),
     }
     try:
@@ -115,7 +116,7 @@ async def test_ready_fails_when_redis_listen_or_postgres_is_down_and_recovers(
 
             # The LISTEN backend is terminated and cannot come back until the proxy lets it.
             listen.refuse()
-            conn = await asyncpg.connect(DATABASE_URL)
+            conn = await asyncpg.connect(direct)
             try:
                 killed = await conn.fetchval(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from carebook.settings import direct_database_url
 from carebook.tenancy import tenant_tx
 from tenants import staff as staff_store
-from tests.conftest import DATABASE_URL
 from tests.helpers import problem
 
 
@@ -37,7 +37,7 @@ async def test_revoked_token_is_401(client, clinic):
 
 async def test_tokens_are_long_random_and_stored_hashed(client, clinic):
     assert clinic.token.startswith("cbk_") and len(clinic.token) >= 4 + 43  # 256 bits base64
-    conn = await asyncpg.connect(DATABASE_URL)
+    conn = await asyncpg.connect(direct_database_url())
     try:
         rows = await conn.fetch(f'SELECT token_hash FROM "{clinic.tenant.schema}".staff_api_tokens')
         assert rows and all(len(r["token_hash"]) == 32 for r in rows)

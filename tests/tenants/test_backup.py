@@ -24,6 +24,9 @@ from tests.conftest import DATABASE_URL, ROOT, Clinic
 from tests.factories import add_calendar, add_specialist
 from tests.web.test_pages import book_first_slot
 
+# pg_dump, pg_restore and our archive connections talk to PostgreSQL itself, never a pooler.
+DIRECT = os.environ.get("CAREBOOK_DIRECT_DATABASE_URL") or DATABASE_URL
+
 
 async def fingerprint(url: str, schema: str) -> dict[str, Any]:
     """Rows and an md5 of every table (rows sorted by their text form), sequence positions,
@@ -62,14 +65,14 @@ async def fingerprint(url: str, schema: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 async def other_database(migrated: None) -> AsyncIterator[str]:
     """A second, freshly migrated database on the same server (``carebook migrate``)."""
-    url = with_database(DATABASE_URL, f"carebook_restore_{os.getpid()}")
+    url = with_database(DIRECT, f"carebook_restore_{os.getpid()}")
     await create_database(url, drop_first=True)
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, "CAREBOOK_DIRECT_DATABASE_URL": url}
     done = subprocess.run([sys.executable, "-m", "carebook", "migrate"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     yield url
-    conn = await asyncpg.connect(with_database(DATABASE_URL, "postgres"))
+    conn = await asyncpg.connect(with_database(DIRECT, "postgres"))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "carebook_restore_{os.getpid()}" WITH (FORCE)')
     finally:
@@ -89,9 +92,9 @@ async def test_export_import_round_trip_is_identical(
     assert r.status_code == 201, r.text
 
     archive = tmp_path / "clinic.tar"
-    info = await export_clinic(DATABASE_URL, clinic.slug, archive)
+    info = await export_clinic(DIRECT, clinic.slug, archive)
     assert info.tables["tenants"] == 1 and info.tables["hold_expiries"] >= 1
-    before = await fingerprint(DATABASE_URL, clinic.tenant.schema)
+    before = await fingerprint(DIRECT, clinic.tenant.schema)
     assert before[f'"{clinic.tenant.schema}"."appointments"'][0] == 2
 
     await import_clinic(other_database, archive)
@@ -118,7 +121,7 @@ async def test_export_import_round_trip_is_identical(
     with pytest.raises(Conflict):
         await import_clinic(other_database, archive)
     with pytest.raises(Conflict):
-        await import_clinic(DATABASE_URL, archive)
+        await import_clinic(DIRECT, archive)
     assert await fingerprint(other_database, clinic.tenant.schema) == before
 
 
@@ -133,13 +136,14 @@ async def test_cli_export_and_import(clinic: Clinic, other_database: str, tmp_pa
     assert archive.stat().st_size > 0
     done = subprocess.run(
         [sys.executable, "-m", "carebook", "tenants", "import", str(archive)],
-        env={**env, "DATABASE_URL": other_database}, cwd=ROOT, capture_output=True, text=True,
+        env={**env, "DATABASE_URL": other_database, "CAREBOOK_DIRECT_DATABASE_URL": other_database},
+        cwd=ROOT, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"clinic {clinic.slug}" in done.stdout
     assert await fingerprint(other_database, clinic.tenant.schema) == await fingerprint(
-        DATABASE_URL, clinic.tenant.schema
+        DIRECT, clinic.tenant.schema
     )
     done = subprocess.run(
         [sys.executable, "-m", "carebook", "tenants", "export", "no-such-clinic", "-o",

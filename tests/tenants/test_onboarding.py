@@ -9,12 +9,13 @@ import pytest
 
 from carebook import migrations
 from carebook.migrations import TenantMigration, migrate_all
-from tests.conftest import DATABASE_URL, unique_slug
+from carebook.settings import direct_database_url
+from tests.conftest import unique_slug
 from tests.helpers import problem
 
 
 async def _schema_exists(name: str) -> bool:
-    conn = await asyncpg.connect(DATABASE_URL)
+    conn = await asyncpg.connect(direct_database_url())
     try:
         return bool(await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", name))
     finally:
@@ -91,7 +92,7 @@ async def test_onboarding_rolls_back_completely_when_a_step_fails(monkeypatch):
     with pytest.raises(asyncpg.DivisionByZeroError):
         await onboard_clinic(slug=slug, name="X", timezone="UTC", admin_email="x@x.test")
     assert not await _schema_exists(f"clinic_{slug}")
-    conn = await asyncpg.connect(DATABASE_URL)
+    conn = await asyncpg.connect(direct_database_url())
     try:
         assert await conn.fetchval("SELECT count(*) FROM tenants WHERE slug = $1", slug) == 0
         assert (
@@ -106,8 +107,8 @@ async def test_onboarding_rolls_back_completely_when_a_step_fails(monkeypatch):
 
 
 async def test_migrate_twice_is_a_noop(clinic):
-    await migrate_all(DATABASE_URL)
-    report = await migrate_all(DATABASE_URL)
+    await migrate_all(direct_database_url())
+    report = await migrate_all(direct_database_url())
     assert report.migrations_applied == 0
     assert report.tenants_changed == 0
 
@@ -117,8 +118,10 @@ async def test_concurrent_migrators_apply_each_migration_once(make_clinic, monke
     extra = TenantMigration("9000_test_extra", "test", "CREATE TABLE migration_probe (id int)")
     more = (*migrations.tenant_migrations(), extra)
     monkeypatch.setattr("carebook.migrations.tenant_migrations", lambda: more)
-    reports = await asyncio.gather(migrate_all(DATABASE_URL), migrate_all(DATABASE_URL))
-    conn = await asyncpg.connect(DATABASE_URL)
+    reports = await asyncio.gather(
+        migrate_all(direct_database_url()), migrate_all(direct_database_url())
+    )
+    conn = await asyncpg.connect(direct_database_url())
     try:
         n_tenants = await conn.fetchval("SELECT count(*) FROM tenants")
         assert sum(r.migrations_applied for r in reports) == n_tenants

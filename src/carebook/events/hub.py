@@ -27,7 +27,7 @@ from carebook.events.retention import prune_events
 from carebook.events.signals import chain_exit_signals, restore_signals
 from carebook.events.subscriber import Event, Subscriber
 from carebook.metrics import OUTBOX_LAG
-from carebook.settings import get_settings
+from carebook.settings import direct_database_url, get_settings
 from carebook.tenancy import quote_ident, tenant_tx
 
 log = logging.getLogger(__name__)
@@ -417,7 +417,7 @@ async def start_hub() -> None:
         return
     # Direct to PostgreSQL even when DATABASE_URL goes through PgBouncer in transaction
     # mode, where a session's LISTEN would not survive the transaction (docs/operations.md).
-    _hub = Hub(os.environ.get("CAREBOOK_LISTEN_DATABASE_URL") or os.environ["DATABASE_URL"])
+    _hub = Hub(direct_database_url())
     await _hub.start()
     chain_exit_signals(_hub.drain)
 

@@ -9,12 +9,11 @@ ever deleted, so a client that last saw id ``N`` has missed nothing iff
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
 import asyncpg
 
-from carebook.settings import get_settings
+from carebook.settings import direct_database_url, get_settings
 from carebook.tenancy import quote_ident
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ async def prune_events(
     Returns the number of deleted rows per schema that lost any.
     """
     age = retention() if older_than is None else older_than
-    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    conn = await asyncpg.connect(direct_database_url())
     try:
         if wait:
             await conn.execute("SELECT pg_advisory_lock($1)", PRUNE_LOCK_KEY)

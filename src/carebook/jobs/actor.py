@@ -49,10 +49,14 @@ async def _ensure_loop_pool() -> None:
         if _pool() is None:
             import os
 
-            from carebook.settings import get_settings
+            from carebook.settings import behind_pgbouncer, get_settings
 
             dsn = os.environ.get("DATABASE_URL") or get_settings().database_url
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=WORKER_POOL_SIZE)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=WORKER_POOL_SIZE,
+                # PgBouncer in transaction mode cannot keep named prepared statements.
+                statement_cache_size=0 if behind_pgbouncer() else 100,
+            )  # fmt: skip
             register_loop_pool(pool)
 
 

@@ -161,10 +161,10 @@ async def start_relay() -> None:
     global _relay
     if os.environ.get("CAREBOOK_RELAY", "1") == "0":
         return
-    from carebook.settings import get_settings
+    from carebook.settings import direct_database_url
 
     import_actor_modules()
-    url = get_settings().database_url or os.environ["DATABASE_URL"]
+    url = direct_database_url()  # LISTEN needs a session: never through a transaction pooler
     _relay = Relay(url)
     await _relay.start()
 

@@ -102,9 +102,10 @@ async def start_scheduler() -> None:
     global _scheduler
     if os.environ.get("CAREBOOK_SCHEDULER") != "1":
         return
-    from carebook.settings import get_settings
+    from carebook.settings import direct_database_url
 
-    _scheduler = Scheduler(get_settings().database_url or os.environ["DATABASE_URL"])
+    # Leadership is a session-level lock: never through a transaction pooler.
+    _scheduler = Scheduler(direct_database_url())
     await _scheduler.start()
 
 

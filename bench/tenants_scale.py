@@ -1,0 +1,273 @@
+"""Many clinics on one PostgreSQL (issue 16): onboarding rate, migrate times, catalog size,
+backend memory after serving many clinics, and slots/hold/booking latency for a random
+clinic, cold (first request for that clinic in the app process) and warm.
+
+Run: ``.venv/bin/python bench/tenants_scale.py --clinics 1000 [--sample 60] [--touch 2000]``.
+Uses DATABASE_URL's server (or the embedded one) in its own database
+``carebook_bench_tenants``, and ONE uvicorn process of the app (pool ``--pool``). Prints one
+JSON line with every figure, then a readable summary. Compare runs at different ``--clinics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from common import ROOT, machine, percentile, prepare
+
+ZONE = "Europe/Berlin"
+
+
+async def _onboard(n: int) -> float:
+    from carebook.tenancy import tenant_tx
+    from tenants.service import find_tenant, onboard_clinic
+
+    sem = asyncio.Semaphore(4)
+
+    async def one(i: int) -> None:
+        async with sem:
+            slug = f"scale-{i:05d}"
+            await onboard_clinic(slug=slug, name=f"Scale {i}", timezone=ZONE,
+                                 admin_email=f"admin{i}@scale.test")  # fmt: skip
+            async with tenant_tx(await find_tenant(slug)) as conn:
+                sid = await conn.fetchval(
+                    "INSERT INTO specialists (name, email, timezone) "
+                    "VALUES ('Dr Scale', 'dr@scale.test', $1) RETURNING id",
+                    ZONE,
+                )
+                await conn.executemany(
+                    "INSERT INTO weekly_intervals (specialist_id, isodow, starts, ends) "
+                    "VALUES ($1, $2, '08:00', '18:00')",
+                    [(sid, d) for d in range(1, 8)],
+                )
+                service = await conn.fetchval(
+                    "INSERT INTO services (name, default_duration_minutes) "
+                    "VALUES ('Visit', 15) RETURNING id"
+                )
+                cal = await conn.fetchval(
+                    "INSERT INTO calendars (service_id, name, slug, price_minor, currency, "
+                    "duration_minutes, min_notice_minutes, horizon_days) "
+                    "VALUES ($1, 'Visit', 'visit', 4200, 'EUR', 15, 0, 365) RETURNING id",
+                    service,
+                )
+                await conn.execute(
+                    "INSERT INTO calendar_specialists (calendar_id, specialist_id) VALUES ($1, $2)",
+                    cal,
+                    sid,
+                )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return time.perf_counter() - started
+
+
+async def _migrate_times(url: str) -> tuple[float, float]:
+    from carebook import migrations
+    from carebook.migrations import TenantMigration, migrate_all
+
+    noop = await migrate_all(url)
+    extra = TenantMigration(
+        "9000_bench_scale_column",
+        "bench",
+        "ALTER TABLE specialists ADD COLUMN bench_note text;",
+    )
+    current = migrations.tenant_migrations()
+    migrations.tenant_migrations = lambda: (*current, extra)  # type: ignore[assignment]
+    one = await migrate_all(url)
+    migrations.tenant_migrations = lambda: current  # type: ignore[assignment]
+    return noop.seconds, one.seconds
+
+
+async def _catalog(url: str) -> dict[str, Any]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            """SELECT (SELECT count(*) FROM pg_class) AS relations,
+                      pg_total_relation_size('pg_class') AS pg_class_bytes,
+                      pg_total_relation_size('pg_attribute') AS pg_attribute_bytes,
+                      (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+                         JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'pg_catalog') AS catalog_bytes,
+                      pg_database_size(current_database()) AS database_bytes,
+                      current_setting('server_version') AS server"""
+        )
+        return dict(row)
+    finally:
+        await conn.close()
+
+
+def _start_server(pool: int) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CAREBOOK_BASE_URL": f"http://127.0.0.1:{port}",
+           "PYTHONPATH": str(ROOT / "src"), "CAREBOOK_DB_POOL": str(pool)}  # fmt: skip
+    log = open(ROOT / ".carebook" / "bench" / "tenants-server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "carebook.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("the app did not start; see .carebook/bench/tenants-server.log")
+        time.sleep(0.1)
+
+
+def _private_kib(pid: int) -> int | None:
+    """A backend's own memory (private pages, not the shared buffers it maps)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    return sum(int(line.split()[1]) for line in text.splitlines()
+               if line.startswith(("Private_Clean:", "Private_Dirty:")))  # fmt: skip
+
+
+async def _backend_memory(url: str) -> dict[str, Any]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        pids = [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+            "AND coalesce(application_name, '') NOT LIKE 'carebook-listen-%'")]  # fmt: skip
+    finally:
+        await conn.close()
+    sizes = [k for k in (_private_kib(p) for p in pids) if k is not None]
+    return {"backends": len(pids), "max_mib": round(max(sizes, default=0) / 1024, 1),
+            "mean_mib": round(sum(sizes) / max(len(sizes), 1) / 1024, 1)}  # fmt: skip
+
+
+async def _serve(url: str, clinics: int, sample: int, touch: int) -> dict[str, Any]:
+    zone = ZoneInfo(ZONE)
+    today = datetime.now(zone).date()
+    lat: dict[str, list[float]] = {f"{k}_{t}": [] for k in ("slots", "hold", "book")
+                                   for t in ("cold", "warm")}  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+
+        async def timed(method: str, path: str, **kw: Any) -> tuple[float, Any]:
+            t0 = time.perf_counter()
+            async with http.request(method, url + path, **kw) as r:
+                body = await r.json()
+                if r.status >= 400:
+                    raise RuntimeError(f"{method} {path}: {r.status} {body}")
+            return time.perf_counter() - t0, body
+
+        async def flow(slug: str, temp: str, minute: int) -> None:
+            # A random day of the horizon: reruns on the same clinics (--reuse) find it free.
+            day = today + timedelta(days=random.randrange(2, 360))
+            base = f"/api/v1/clinics/{slug}/public"
+            _, body = await timed("GET", f"{base}/calendars/by-slug/visit")
+            cal_id = body["id"]
+            cal = f"{base}/calendars/{cal_id}/slots"
+            dt, _ = await timed("GET", cal, params={"start": day.isoformat(),
+                                                    "end": day.isoformat()})  # fmt: skip
+            lat[f"slots_{temp}"].append(dt)
+            start = datetime.combine(day, datetime.min.time(), zone) + timedelta(
+                hours=8, minutes=15 * minute
+            )
+            body = {"calendar_id": cal_id, "start": start.isoformat()}
+            dt, hold = await timed("POST", f"{base}/holds", json=body)
+            lat[f"hold_{temp}"].append(dt)
+            dt, _ = await timed("POST", f"{base}/bookings", headers={
+                "Idempotency-Key": str(uuid.uuid4())}, json={
+                "hold_id": hold["hold_id"], "token": hold["token"], "patient": {
+                    "name": "Scale Patient", "email": f"p{uuid.uuid4().hex[:8]}@scale.test",
+                    "timezone": ZONE}})  # fmt: skip
+            lat[f"book_{temp}"].append(dt)
+
+        # Latency first (cold = this clinic's first requests in the app process).
+        picks = random.sample(range(clinics), min(sample, clinics))
+        for c in picks:
+            await flow(f"scale-{c:05d}", "cold", 0)
+            await flow(f"scale-{c:05d}", "warm", 1)
+        # Then touch many clinics (one slots read each) before reading backend memory.
+        touched = random.choices(range(clinics), k=touch)
+        sem = asyncio.Semaphore(4)
+
+        async def read(c: int) -> None:
+            async with sem, http.get(f"{url}/api/v1/clinics/scale-{c:05d}/public/catalog") as r:
+                await r.read()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(read(c) for c in touched))
+        touch_s = time.perf_counter() - t0
+    out: dict[str, Any] = {"touch_requests": touch, "touch_rps": round(touch / touch_s)}
+    for key, values in lat.items():
+        out[f"{key}_p50_ms"] = round(percentile(values, 0.5) * 1000, 1)
+        out[f"{key}_p95_ms"] = round(percentile(values, 0.95) * 1000, 1)
+    return out
+
+
+async def main(args: argparse.Namespace) -> None:
+    url = os.environ["DATABASE_URL"]
+    from carebook.migrations import migrate_all
+
+    await migrate_all(url)
+    if args.reuse:  # the clinics of a previous run: only serving and memory are measured
+        onboard_s, noop_s, one_s = float("nan"), float("nan"), float("nan")
+    else:
+        onboard_s = await _onboard(args.clinics)
+        noop_s, one_s = await _migrate_times(url)
+    catalog = await _catalog(url)
+    proc, app = _start_server(args.pool)
+    try:
+        served = await _serve(app, args.clinics, args.sample, args.touch)
+        memory = await _backend_memory(url)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    report = {"clinics": args.clinics, "onboard_per_s": round(args.clinics / onboard_s, 1),
+              "migrate_noop_ms": round(noop_s * 1000) if noop_s == noop_s else None,
+              "migrate_one_s": round(one_s, 2),
+              "max_queries": os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000"),
+              **catalog, **served, "backend_memory": memory, "pool": args.pool,
+              "machine": machine()}  # fmt: skip
+    print(json.dumps(report, default=str))
+    print(f"{args.clinics} clinics: onboarding {report['onboard_per_s']}/s; migrate no-op "
+          f"{report['migrate_noop_ms']} ms, one migration {report['migrate_one_s']} s; "
+          f"{catalog['relations']} relations, pg_class {catalog['pg_class_bytes'] / 2**20:.1f} "
+          f"MiB; backends {memory}")  # fmt: skip
+    for key in ("slots", "hold", "book"):
+        print(f"  {key:5} cold p50/p95 {served[f'{key}_cold_p50_ms']}/"
+              f"{served[f'{key}_cold_p95_ms']} ms, warm {served[f'{key}_warm_p50_ms']}/"
+              f"{served[f'{key}_warm_p95_ms']} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clinics", type=int, default=1000)
+    parser.add_argument("--sample", type=int, default=60, help="clinics timed cold and warm")
+    parser.add_argument("--touch", type=int, default=2000, help="clinic reads before memory")
+    parser.add_argument("--pool", type=int, default=10, help="the app's pool size")
+    parser.add_argument("--reuse", action="store_true", help="keep the previous run's clinics")
+    args = parser.parse_args()
+    prepare("carebook_bench_tenants", keep=args.reuse)
+    asyncio.run(main(args))
