@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -36,12 +37,20 @@ class StatisticsController(Controller):
         self,
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
-        start: Annotated[date, QueryParameter(name="from", description="First local day")],
-        end: Annotated[date, QueryParameter(name="to", description="Last local day (included)")],
+        start: Annotated[
+            date | None,
+            QueryParameter(name="from", description="First local day (default: to - 29 days)"),
+        ] = None,
+        end: Annotated[
+            date | None,
+            QueryParameter(name="to", description="Last local day, included (default: today)"),
+        ] = None,
         specialist_id: FromQuery[UUID | None] = None,
         calendar_id: FromQuery[UUID | None] = None,
         group_by: FromQuery[Literal["specialist", "calendar"] | None] = None,
     ) -> StatisticsOut:
+        end = end or datetime.now(ZoneInfo(staff_tenant.timezone)).date()
+        start = start or end - timedelta(days=29)
         async with tenant_tx(staff_tenant) as conn:
             specialist_id = await service.visible_specialist(conn, staff, specialist_id)
             return await service.statistics(
