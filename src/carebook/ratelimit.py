@@ -76,13 +76,3 @@ async def limit(request: Request[Any, Any, Any], scope: str, bucket: str) -> Non
         return
     if int(count) > _per_minute(bucket):
         raise RateLimited(retry_after=max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS)))
-
-
-def limited(bucket: str) -> Any:
-    """A Litestar guard counting every request of a controller in ``bucket`` (per clinic
-    in the path and client address): ``guards=[limited("read")]``."""
-
-    async def guard(connection: Any, _handler: Any) -> None:
-        await limit(connection, str(connection.path_params.get("clinic", "")), bucket)
-
-    return guard

@@ -11,9 +11,8 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from calendars.routes import PUBLIC_PATH, STAFF_PATH, clock
 from carebook.errors import ValidationFailed
-from carebook.openapi import INVALID, problems
-from carebook.openapi import RATE_LIMITED as RL
-from carebook.ratelimit import limited
+from carebook.openapi import INVALID, RATE_LIMITED, problems
+from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
 from forms import instances, service
 from forms.instances import Filler
@@ -182,22 +181,25 @@ class PatientFormsController(Controller):
     path = f"{PUBLIC_PATH}/appointments/{{appointment_id:uuid}}/forms"
     tags = ["forms"]
     dependencies = PUBLIC
-    guards = [limited("read")]  # patients' pages: the public read bucket
 
     @get("/", summary="My forms for this appointment",
-         responses=problems(s429=RL, s404="appointment_not_found"))  # fmt: skip
+         responses=problems(s404="appointment_not_found", s429=RATE_LIMITED))  # fmt: skip
     async def index(
-        self, tenant: NamedDependency[Tenant], appointment_id: FromPath[UUID], token: ManageToken
+        self,
+        request: Request[Any, Any, Any],
+        tenant: NamedDependency[Tenant],
+        appointment_id: FromPath[UUID],
+        token: ManageToken,
     ) -> list[InstanceOut]:
+        await limit(request, tenant.slug, "read")
         async with tenant_tx(tenant) as conn:
             await instances.patient_may_read(conn, appointment_id, token)
             found = await instances.list_instances(conn, appointment_id)
         return [i for i in found if instances.patient_visible(i)]
 
     @put("/{instance_id:uuid}/answers/{key:str}", summary="Save one answer (validated)",
-         responses=problems(s429=RL, s404="form_not_found",
-                            s409="form_already_submitted, form_closed",
-                            s422="invalid_answers"))  # fmt: skip
+         responses=problems(s404="form_not_found", s409="form_already_submitted, form_closed",
+                            s422="invalid_answers", s429=RATE_LIMITED))  # fmt: skip
     async def answer_one(
         self,
         request: Request[Any, Any, Any],
@@ -212,9 +214,8 @@ class PatientFormsController(Controller):
                                 token)  # fmt: skip
 
     @put("/{instance_id:uuid}/answers", summary="Save several answers (each validated)",
-         responses=problems(s429=RL, s404="form_not_found",
-                            s409="form_already_submitted, form_closed",
-                            s422="invalid_answers"))  # fmt: skip
+         responses=problems(s404="form_not_found", s409="form_already_submitted, form_closed",
+                            s422="invalid_answers", s429=RATE_LIMITED))  # fmt: skip
     async def answer_many(
         self,
         request: Request[Any, Any, Any],
@@ -235,6 +236,7 @@ class PatientFormsController(Controller):
         answers: dict[str, Any],
         token: str | None,
     ) -> InstanceOut:
+        await limit(request, tenant.slug, "read")  # autosave: one request per field
         async with tenant_tx(tenant) as conn:
             await instances.patient_may_read(conn, appointment_id, token)
             out, errors = await instances.save_answers(
@@ -244,16 +246,17 @@ class PatientFormsController(Controller):
         return out
 
     @post("/{instance_id:uuid}/submit", status_code=200, summary="Submit an intake form",
-          responses=problems(s429=RL, s404="form_not_found",
-                            s409="form_already_submitted, form_closed",
-                             s422="form_incomplete"))  # fmt: skip
+          responses=problems(s404="form_not_found", s409="form_already_submitted, form_closed",
+                             s422="form_incomplete", s429=RATE_LIMITED))  # fmt: skip
     async def submit(
         self,
+        request: Request[Any, Any, Any],
         tenant: NamedDependency[Tenant],
         appointment_id: FromPath[UUID],
         instance_id: FromPath[UUID],
         token: ManageToken,
     ) -> InstanceOut:
+        await limit(request, tenant.slug, "booking")
         async with tenant_tx(tenant) as conn:
             await instances.patient_may_read(conn, appointment_id, token)
             return await instances.submit(conn, appointment_id, instance_id, Filler("patient"))

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from calendars.routes import PUBLIC_PATH, STAFF_PATH
 from carebook.errors import Forbidden, NotFound
-from carebook.openapi import INVALID, problems
-from carebook.openapi import RATE_LIMITED as RL
-from carebook.ratelimit import limited
+from carebook.openapi import INVALID, RATE_LIMITED, problems
+from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
 from reviews import service
 from reviews.schemas import AcknowledgeIn, AlertOut, ReviewIn, ReviewOut
@@ -29,29 +28,36 @@ class PatientReviewController(Controller):
     path = f"{PUBLIC_PATH}/appointments/{{appointment_id:uuid}}/review"
     tags = ["reviews"]
     dependencies = PUBLIC
-    guards = [limited("read")]  # patients' pages: the public read bucket
 
     @get("/", summary="My review of this appointment",
-         responses=problems(s429=RL,
-                            s404="appointment_not_found, review_not_found"))  # fmt: skip
+         responses=problems(s404="appointment_not_found, review_not_found",
+                            s429=RATE_LIMITED))  # fmt: skip
     async def show(
-        self, tenant: NamedDependency[Tenant], appointment_id: FromPath[UUID], token: ManageToken
+        self,
+        request: Request[Any, Any, Any],
+        tenant: NamedDependency[Tenant],
+        appointment_id: FromPath[UUID],
+        token: ManageToken,
     ) -> ReviewOut:
+        await limit(request, tenant.slug, "read")
         review = await service.review_for_patient(tenant, appointment_id, token)
         if review is None:
             raise NotFound("Not reviewed yet.", code="review_not_found")
         return review
 
     @post("/", status_code=201, summary="Rate the appointment 1-5 (once, after it took place)",
-          responses=problems(s429=RL, s404="appointment_not_found",
-                             s409="review_not_open, already_reviewed", s422=INVALID))  # fmt: skip
+          responses=problems(s404="appointment_not_found",
+                             s409="review_not_open, already_reviewed", s422=INVALID,
+                             s429=RATE_LIMITED))  # fmt: skip
     async def create(
         self,
+        request: Request[Any, Any, Any],
         tenant: NamedDependency[Tenant],
         appointment_id: FromPath[UUID],
         data: JSONBody[ReviewIn],
         token: ManageToken,
     ) -> Response[ReviewOut]:
+        await limit(request, tenant.slug, "booking")
         review = await service.submit(tenant, appointment_id, token, data)
         return Response(review, status_code=201)
 

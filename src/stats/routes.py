@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from calendars.routes import STAFF_PATH
-from carebook.errors import ValidationFailed
 from carebook.openapi import INVALID, problems
 from carebook.tenancy import Tenant, tenant_tx
 from stats import service
@@ -37,24 +37,20 @@ class StatisticsController(Controller):
         self,
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
-        # Optional to the router so that authorization answers first (401/403 before 422).
         start: Annotated[
-            date | None, QueryParameter(name="from", description="First local day (required)")
+            date | None,
+            QueryParameter(name="from", description="First local day (default: to - 29 days)"),
         ] = None,
         end: Annotated[
             date | None,
-            QueryParameter(name="to", description="Last local day, included (required)"),
+            QueryParameter(name="to", description="Last local day, included (default: today)"),
         ] = None,
         specialist_id: FromQuery[UUID | None] = None,
         calendar_id: FromQuery[UUID | None] = None,
         group_by: FromQuery[Literal["specialist", "calendar"] | None] = None,
     ) -> StatisticsOut:
-        if start is None or end is None:
-            raise ValidationFailed(
-                "Send the period as from=YYYY-MM-DD&to=YYYY-MM-DD.", code="invalid_range",
-                errors=[{"field": f, "message": "required (YYYY-MM-DD)"}
-                        for f, v in (("from", start), ("to", end)) if v is None],
-            )  # fmt: skip
+        end = end or datetime.now(ZoneInfo(staff_tenant.timezone)).date()
+        start = start or end - timedelta(days=29)
         async with tenant_tx(staff_tenant) as conn:
             specialist_id = await service.visible_specialist(conn, staff, specialist_id)
             return await service.statistics(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,7 +73,12 @@ async def test_statistics_access_and_input(client: httpx.AsyncClient, clinic: Cl
                              headers=clinic.headers), 422, "invalid_range")  # fmt: skip
     problem(await client.get(url, params={"from": "2020-01-01", "to": "2026-01-01"},
                              headers=clinic.headers), 422, "invalid_range")  # fmt: skip
-    problem(await client.get(url, params={"from": "2026-01-01"}, headers=clinic.headers), 422)
+    # Defaults: the 30 days up to today.
+    r = await client.get(url, headers=clinic.headers)
+    assert (
+        date.fromisoformat(r.json()["end_date"]) - date.fromisoformat(r.json()["start_date"])
+    ).days == 29
+    problem(await client.get(url, params={"from": "2026-13-01"}, headers=clinic.headers), 422)
     bad = {"from": "2026-01-01", "to": "2026-01-31", "group_by": "patient"}
     problem(await client.get(url, params=bad, headers=clinic.headers), 422)
     staff_id, spec = await staff_member(clinic, "specialist", "s@stats.test")
