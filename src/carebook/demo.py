@@ -13,6 +13,7 @@ DEMO_SLUG = "demo"
 DEMO_TZ = "Europe/Berlin"
 PLATFORM_ADMIN = ("admin", "admin@carebook.test", "carebook-demo")
 CLINIC_ADMIN = ("admin@demo.carebook.test", "carebook-demo")
+RECEPTIONIST = ("reception@demo.carebook.test", "carebook-demo")
 
 
 @dataclass
@@ -39,6 +40,17 @@ async def ensure_demo() -> DemoInfo:
         async with tenant_tx(tenant) as conn:
             await staff.set_password(conn, *CLINIC_ADMIN)
         created = True
+    async with tenant_tx(tenant) as conn:
+        if not await conn.fetchval(
+            "SELECT 1 FROM staff_users WHERE lower(email) = $1", RECEPTIONIST[0]
+        ):
+            await staff.create_staff_user(
+                conn,
+                email=RECEPTIONIST[0],
+                name="Rita Reception",
+                role="receptionist",
+                password=RECEPTIONIST[1],
+            )
     from calendars.demo import seed_demo
 
     return DemoInfo(DEMO_SLUG, created, await seed_demo(tenant))
@@ -53,6 +65,8 @@ def print_banner(info: DemoInfo, base_url: str) -> None:
         f"  Platform admin   {base_url}/admin/   user {PLATFORM_ADMIN[0]} / {PLATFORM_ADMIN[2]}",
         f"  Clinic staff API {base_url}/api/v1/clinics/{info.slug}/auth/login"
         f"   {CLINIC_ADMIN[0]} / {CLINIC_ADMIN[1]}",
+        f"  Clinic staff app {base_url}/c/{info.slug}/staff/   {CLINIC_ADMIN[0]} or "
+        f"{RECEPTIONIST[0]} / {RECEPTIONIST[1]}",
         f"  API docs         {base_url}/schema",
         "",
     ]

@@ -252,3 +252,39 @@ async def test_admin_from_the_invitation_to_a_schedule_that_changes_the_public_p
     await admin.fill("#password2", "second password 2")
     await admin.get_by_role("button", name="Save password").click()
     await sign_in(admin, base, clinic, email, "second password 2")
+
+
+async def test_keyboard_only_sign_in_and_agenda(
+    live_server: LiveServer, clinic: Clinic, new_page: NewPage
+) -> None:
+    base = live_server.url
+    cal = await bookable_calendar(clinic, slug="physio", specialists=("Dr A",))
+    day = clinic_day(clinic, 1)
+    for hhmm in ("09:00", "10:00"):
+        await api_book(
+            base, clinic, cal, local_instant(day, hhmm, "Europe/Berlin"), f"Key Patient {hhmm[:2]}"
+        )
+    rec = await add_member(clinic, "receptionist")
+    page = await new_page(viewport=TABLET)
+    await page.goto(f"{base}/c/{clinic.slug}/staff/agenda?day={day.isoformat()}")
+    await expect(page).to_have_url(re.compile(r"/staff/login\?next="))
+    await page.keyboard.press("Tab")  # skip link
+    await page.keyboard.press("Tab")  # clinic name
+    await page.keyboard.press("Tab")
+    await expect(page.locator("#email")).to_be_focused()
+    await page.keyboard.type(rec.email)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(rf"/staff/agenda\?day={day.isoformat()}"))
+    first = page.locator(".appt a", has_text="Key Patient 09")
+    await first.focus()
+    await page.keyboard.press("ArrowDown")  # same column, next appointment
+    focused = await page.evaluate("document.activeElement.textContent")
+    assert "Key Patient 10" in focused
+    await page.keyboard.press("Enter")
+    await expect(page.locator("[data-testid=patient-name]")).to_contain_text("Key Patient")
+    await page.go_back()
+    await page.keyboard.press("n")  # next day, from the keyboard
+    await expect(page).to_have_url(re.compile(r"day=\d{4}-\d{2}-\d{2}"))
+    assert f"day={day.isoformat()}" not in page.url
