@@ -178,10 +178,11 @@ class StaffAppointmentsController(Controller):
         status_code=201,
         summary="Book for a caller (a receptionist taking a phone call)",
         description="Holds and books the slot with the same rules and guarantees as the public "
-        "path; the history records the staff member. Specialists book only themselves. An "
-        "optional `Idempotency-Key` makes a retry safe (409 `already_booked`).",
+        "path; the history records the staff member. Specialists book only themselves. "
+        "`Idempotency-Key` is required, as on the public path: a retry with the same key books "
+        "nothing more (409 `already_booked`).",
         responses=problems(
-            s400=MALFORMED,
+            s400=f"idempotency_key_required, {MALFORMED}",
             s401="unauthorized, invalid_token",
             s403="not_your_appointment, csrf_failed",
             s404="calendar_not_found, specialist_not_found",

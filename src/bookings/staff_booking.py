@@ -7,7 +7,6 @@ A specialist may book only with themselves.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from bookings import holds, idempotency
@@ -23,6 +22,7 @@ async def book_for_caller(
     tenant: Tenant, staff: StaffPrincipal, data: StaffBookingIn, key: str | None, base_url: str
 ) -> dict[str, Any]:
     """Hold and book ``data.start`` for the caller; the 201 body of a booking."""
+    key = idempotency.valid_key(key)  # required, as on the public path: a retry is safe
     actor = Actor.for_staff(staff)
     specialist_id = data.specialist_id
     if actor.kind == "specialist":
@@ -32,17 +32,13 @@ async def book_for_caller(
             raise Forbidden("Specialists book only their own appointments.",
                             code="not_your_appointment")  # fmt: skip
         specialist_id = own
-    if key is None:
-        key = str(uuid.uuid4())
-    else:
-        key = idempotency.valid_key(key)
-        async with tenant_tx(tenant) as conn:
-            done = await conn.fetchval(
-                "SELECT appointment_id FROM idempotency_keys WHERE key = $1", key
-            )
-        if done is not None:  # a retry of a booking that went through: never a second one
-            raise Conflict("This Idempotency-Key has booked an appointment already.",
-                           code="already_booked", extra={"appointment_id": str(done)})  # fmt: skip
+    async with tenant_tx(tenant) as conn:
+        done = await conn.fetchval(
+            "SELECT appointment_id FROM idempotency_keys WHERE key = $1", key
+        )
+    if done is not None:  # a retry of a booking that went through: never a second one
+        raise Conflict("This Idempotency-Key has booked an appointment already.",
+                       code="already_booked", extra={"appointment_id": str(done)})  # fmt: skip
     held = await holds.hold_slot(tenant, data.calendar_id, data.start, specialist_id)
     try:
         return await book(

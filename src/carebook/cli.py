@@ -209,19 +209,13 @@ def _prometheus_multiprocess_dir() -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     _services()
     from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
 
-    return int(
-        dramatiq_main(  # type: ignore[no-untyped-call]
-            [
-                "carebook.actors",
-                "--processes",
-                str(args.processes),
-                "--threads",
-                str(args.threads),
-            ]
-        )
-        or 0
+    # Dramatiq's main() takes parsed arguments (its own parser), not an argv list.
+    parsed = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
+        ["carebook.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
     )
+    return int(dramatiq_main(parsed) or 0)  # type: ignore[no-untyped-call]
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:

@@ -336,9 +336,13 @@ async def test_staff_books_for_a_caller(client: httpx.AsyncClient, clinic: Clini
     r = await client.post(f"{clinic.api}/appointments", json=body, headers={**headers, **key})
     assert r.status_code == 409 and r.json()["code"] == "already_booked", r.text
     r = await client.post(f"{clinic.api}/appointments", json=body, headers=headers)
+    assert r.status_code == 400 and r.json()["code"] == "idempotency_key_required", r.text
+    another = {**headers, "Idempotency-Key": "phone-call-2"}
+    r = await client.post(f"{clinic.api}/appointments", json=body, headers=another)
     assert r.status_code == 409 and r.json()["code"] == "slot_unavailable", r.text
     off_grid = {**body, "start": (start + timedelta(minutes=7)).isoformat()}
-    r = await client.post(f"{clinic.api}/appointments", json=off_grid, headers=headers)
+    r = await client.post(f"{clinic.api}/appointments", json=off_grid,
+                          headers={**headers, "Idempotency-Key": "phone-call-3"})  # fmt: skip
     assert r.status_code == 422 and r.json()["code"] == "invalid_slot", r.text
     async with tenant_tx(clinic.tenant) as conn:
         held = await conn.fetchval("SELECT count(*) FROM appointments WHERE status = 'held'")
