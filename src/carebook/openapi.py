@@ -140,7 +140,10 @@ def _is_problem(response: dict[str, Any]) -> bool:
     return PROBLEM_JSON in (response.get("content") or {})
 
 
-REQUIRED_HEADERS = {"Idempotency-Key"}
+REQUIRED_HEADERS: dict[str, dict[str, Any]] = {
+    # bookings.idempotency.valid_key: 1-255 printable ASCII characters without spaces.
+    "Idempotency-Key": {"type": "string", "pattern": "^[!-~]{1,255}$"},
+}
 LOCAL_DATE_PARAMS = {"start", "end", "date"}
 """Query parameters read by ``carebook.zones.parse_local_date`` (strings in the handlers)."""
 
@@ -192,7 +195,10 @@ def finish_document(document: dict[str, Any]) -> dict[str, Any]:
             _closed(schemas, body.get("schema"), set())
             for param in op.get("parameters") or []:
                 if param.get("in") == "header" and param.get("name") in REQUIRED_HEADERS:
-                    param["required"] = True  # checked by the handler, with its own 400 code
+                    # Checked by the handler, with its own 400/422 codes.
+                    param["required"] = True
+                    param["schema"] = {**REQUIRED_HEADERS[param["name"]],
+                                       "description": param.get("description", "")}  # fmt: skip
                 if param.get("in") == "query" and param.get("name") in LOCAL_DATE_PARAMS:
                     for variant in [
                         param.get("schema", {}),
