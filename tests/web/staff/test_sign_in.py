@@ -185,7 +185,11 @@ async def test_open_redirects_are_refused(client, clinic):
 async def test_schema_ui_loads_no_cdn_assets(client):
     r = await client.get("/schema/swagger")
     assert r.status_code == 200
-    assert "cdn" not in r.text.lower() and "https://" not in r.text
+    # Every asset the page loads is ours (the embedded OpenAPI document may mention URLs).
+    import re
+
+    assets = re.findall(r'(?:src|href)="([^"]*)"', r.text)
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
     vendored = "/static/vendor/swagger-ui-dist-5.18.2/swagger-ui-bundle.js"
     assert vendored in r.text
     assert (await client.get(vendored)).status_code == 200
