@@ -62,8 +62,8 @@ async def test_reschedule_moves_the_appointment_and_keeps_its_identity(
     assert (await events_of(clinic.tenant, "slot.released"))[-1]["start"] == old.astimezone(
         UTC).isoformat()  # fmt: skip
     assert [j["actor"] for j in await outbox_jobs(clinic.tenant, aid)
-            if j["args"]["event"] == "rescheduled"] == ["notifications.rescheduled",
-                                                        "video.move_room"]  # fmt: skip
+            if j["args"]["event"] == "rescheduled"] == [
+        "notifications.rescheduled", "notifications.webhooks", "video.move_room"]  # fmt: skip
 
 
 @pytest.mark.parametrize("target", ["taken", "off_grid", "stale_version", "done"])
