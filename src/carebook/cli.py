@@ -169,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     base_url = os.environ.get("CAREBOOK_BASE_URL") or f"http://{args.host}:{args.port}"
     if not args.no_demo:
         print_banner(asyncio.run(ensure_demo()), base_url)
+    worker = None
     if not args.no_worker:
         from carebook.worker import start_embedded_worker
 
@@ -176,20 +177,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         # relay runs in every app process); production runs them apart: `carebook worker`,
         # `carebook scheduler`.
         os.environ["CAREBOOK_SCHEDULER"] = "1"
-        start_embedded_worker()
+        worker = start_embedded_worker()
     if args.workers > 1:
         _prometheus_multiprocess_dir()
-    uvicorn.run(
-        "carebook.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        # Our own access line (carebook.access) names route templates; uvicorn's would log
-        # query strings, and manage links carry their token there.
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "carebook.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            # Our own access line (carebook.access) names route templates; uvicorn's would
+            # log query strings, and manage links carry their token there.
+            access_log=False,
+        )
+    finally:
+        # Before the interpreter joins threads: the worker's threads would keep it alive
+        # (atexit hooks, which stop the embedded servers, run only after that join).
+        if worker is not None:
+            worker.stop(timeout=10_000)
     return 0
 
 

@@ -13,5 +13,5 @@ def start_embedded_worker(threads: int = 2) -> dramatiq.Worker:
 
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
-    atexit.register(worker.stop)
+    atexit.register(worker.stop, 10_000)  # a second stop() does nothing
     return worker

@@ -40,9 +40,10 @@ async def test_a_job_delivered_twice_has_its_effect_once(
     clinic: Clinic, jobs_running: JobsRunning
 ) -> None:
     await job_probe.create_probe_tables(clinic.tenant)
-    (job_id,) = await _enqueue_probes(clinic, 1)
-    # The same job in the outbox again: what a relay that died before its commit re-sends.
+    # The same job twice in the outbox, committed together (the relay must not get to the
+    # first before the second exists): what a relay that died before its commit re-sends.
     async with tenant_tx(clinic.tenant) as conn:
+        job_id = await outbox.enqueue(conn, job_probe.PROBE, {"label": "twice"})
         await conn.execute(
             "INSERT INTO public.job_outbox (job_id, schema_name, actor, args) "
             "SELECT job_id, schema_name, actor, args FROM public.job_outbox WHERE job_id = $1",
