@@ -220,9 +220,13 @@ async def test_specialist_records_only_with_consent_and_the_upload_lands(
     try:
         await expect(patient.locator("#toggle-recording")).to_have_count(0)
         await doctor.wait_for_function(RECEIVING, timeout=20_000, polling=250)
+        # Recording needs the other side's stream on the page, not just bytes on the wire.
+        await doctor.wait_for_function(
+            "() => !!document.getElementById('remote-video').srcObject", timeout=20_000
+        )
         record = doctor.locator("#toggle-recording")
         await record.click()
-        await expect(record).to_have_attribute("aria-pressed", "true")
+        await expect(record).to_have_attribute("aria-pressed", "true", timeout=10_000)
         # The recorder hands over its first chunk after a second of call.
         await doctor.wait_for_function("() => window.carebookVideo.recordedBytes > 0")
         await record.click()
