@@ -156,10 +156,12 @@ async def ensure_room(
         spec = await _spec_for(conn, tenant, appt, settings)
         provider_name = record.provider if record else provider_name_for(tenant, settings)
         if record is None:
+            # No arbiter: a concurrent delivery's row conflicts on room_name as well as on
+            # appointment_id (the room name derives from it), whichever index is checked first.
             await conn.execute(
                 """INSERT INTO video_rooms (appointment_id, provider, room_name, opens_at,
                        closes_at, recording)
-                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (appointment_id) DO NOTHING""",
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
                 appointment_id, provider_name, spec.name, spec.opens_at, spec.closes_at,
                 spec.recording,
             )  # fmt: skip
@@ -226,7 +228,7 @@ async def delete_room(
                 """INSERT INTO video_rooms (appointment_id, provider, room_name, opens_at,
                        closes_at, status, deleted_at)
                    VALUES ($1, $2, $3, $4, $5, $6, now())
-                   ON CONFLICT (appointment_id) DO NOTHING""",
+                   ON CONFLICT DO NOTHING""",
                 appointment_id, provider_name_for(tenant, settings), spec.name, spec.opens_at,
                 spec.closes_at, final_status,
             )  # fmt: skip
