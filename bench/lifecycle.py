@@ -156,8 +156,9 @@ def parse_args() -> argparse.Namespace:
 async def main(args: argparse.Namespace) -> None:
     os.environ["CAREBOOK_QUEUE_NAMESPACE"] = f"bench-lifecycle-{os.getpid()}"
     os.environ["CAREBOOK_ACTOR_MODULES"] = "lifecycle_actors"
-    os.environ["PYTHONPATH"] = f"{ROOT / 'bench'}:{ROOT / 'src'}"
-    sys.path.insert(0, str(ROOT / "bench"))
+    # src first: bench/ holds scripts named like packages (video.py, stats.py).
+    os.environ["PYTHONPATH"] = f"{ROOT / 'src'}:{ROOT / 'bench'}"
+    sys.path.append(str(ROOT / "bench"))
     from carebook.migrations import migrate_all
 
     await migrate_all(os.environ["DATABASE_URL"])
