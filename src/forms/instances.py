@@ -16,9 +16,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from bookings.reads import manage_view
+from bookings.reads import patient_holds_link
 from carebook.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from carebook.tokens import digests_match, token_digest
+from carebook.tenancy import Tenant
 from forms.fields import FieldError, clean_value, missing_required, required_errors
 from forms.schemas import InstanceOut
 from forms.service import decode_fields
@@ -119,11 +119,11 @@ async def get_instance(
 
 
 async def patient_may_read(
-    conn: asyncpg.Connection, appointment_id: UUID, token: str | None
+    conn: asyncpg.Connection, tenant: Tenant, appointment_id: UUID, token: str | None
 ) -> None:
-    """404 unless ``token`` is the appointment's manage token (reveals nothing either way)."""
-    row = await manage_view(conn, appointment_id) if token else None
-    if row is None or not digests_match(bytes(row["manage_token_hash"]), token_digest(token or "")):
+    """404 unless ``token`` opens the appointment's manage page: its manage token or an
+    e-mailed link token (reveals nothing either way)."""
+    if not await patient_holds_link(conn, tenant, appointment_id, token):
         raise NotFound("This appointment link is not valid.", code="appointment_not_found")
 
 

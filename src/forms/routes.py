@@ -193,7 +193,7 @@ class PatientFormsController(Controller):
     ) -> list[InstanceOut]:
         await limit(request, tenant.slug, "read")
         async with tenant_tx(tenant) as conn:
-            await instances.patient_may_read(conn, appointment_id, token)
+            await instances.patient_may_read(conn, tenant, appointment_id, token)
             found = await instances.list_instances(conn, appointment_id)
         return [i for i in found if instances.patient_visible(i)]
 
@@ -238,7 +238,7 @@ class PatientFormsController(Controller):
     ) -> InstanceOut:
         await limit(request, tenant.slug, "read")  # autosave: one request per field
         async with tenant_tx(tenant) as conn:
-            await instances.patient_may_read(conn, appointment_id, token)
+            await instances.patient_may_read(conn, tenant, appointment_id, token)
             out, errors = await instances.save_answers(
                 conn, appointment_id, instance_id, answers, Filler("patient"), clock(request)
             )
@@ -258,7 +258,7 @@ class PatientFormsController(Controller):
     ) -> InstanceOut:
         await limit(request, tenant.slug, "booking")
         async with tenant_tx(tenant) as conn:
-            await instances.patient_may_read(conn, appointment_id, token)
+            await instances.patient_may_read(conn, tenant, appointment_id, token)
             return await instances.submit(conn, appointment_id, instance_id, Filler("patient"))
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from carebook.jobs.actor import Job, job_actor
-from notifications import magic, reminders, service, webhooks
+from notifications import magic, reminders, service, staff_messages, webhooks
+from tenants import staff_mail
 
 QUEUE = "notifications"
 
@@ -67,6 +68,13 @@ async def reminder(job: Job) -> None:
 async def magic_link(job: Job) -> None:
     """E-mail a sign-in link to a known patient (unknown addresses: nothing is sent)."""
     await magic.send_link(job.tenant, UUID(str(job.args["magic_link_id"])), job.id)
+
+
+@job_actor(staff_mail.ACTOR, queue=QUEUE)
+async def staff_link(job: Job) -> None:
+    """E-mail a staff member's invitation or password-reset link (nothing if it was used,
+    replaced or expired meanwhile)."""
+    await staff_messages.send_staff_link(job.tenant, UUID(str(job.args["link_id"])), job.id)
 
 
 @job_actor(webhooks.ACTOR, queue=QUEUE)

@@ -50,10 +50,12 @@ class NotificationsController(Controller):
                 """SELECT o.id, o.channel, o.recipient, o.subject, o.body_text, o.body_html,
                           o.attachments, o.created_at, l.template, l.language, l.appointment_id
                    FROM outbox_messages o JOIN notification_log l ON l.id = o.log_id
-                   WHERE $1::uuid IS NULL OR l.appointment_id = $1
+                   WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
+                     AND (l.recipient_kind <> 'staff' OR $3)
                    ORDER BY o.created_at DESC, o.id LIMIT $2""",
                 appointment_id,
                 limit,
+                staff.is_admin,  # staff password links and alerts: clinic admins only
             )
         return [_outbox_out(r) for r in rows]
 

@@ -70,7 +70,7 @@ def patient_language(tenant: Tenant, notice: Notice) -> str:
     return i18n.choose(notice["patient_language"], None, tenant.settings.default_language)
 
 
-def _when(notice: Notice, zone: ZoneInfo, lang: str) -> dict[str, str]:
+def when_values(notice: Notice, zone: ZoneInfo, lang: str) -> dict[str, str]:
     return {
         "date": i18n.date_text(notice.starts_at, zone, lang),
         "time": i18n.time_text(notice.starts_at, zone, lang),
@@ -110,7 +110,7 @@ def ics_attachment(tenant: Tenant, notice: Notice, lang: str, *, cancel: bool) -
     return Attachment("appointment.ics", f"text/calendar; method={method}", body)
 
 
-async def _send_all(tenant: Tenant, items: list[tuple[Envelope, Message]]) -> list[str]:
+async def send_all(tenant: Tenant, items: list[tuple[Envelope, Message]]) -> list[str]:
     """Deliver every message; if any must be retried, raise once the others were tried."""
     statuses: list[str] = []
     retry: RetryLater | None = None
@@ -155,7 +155,7 @@ def _messages(
             recipient_name=notice["patient_name"], other_name=notice["specialist_name"],
             manage_url=manage_url(tenant, notice),
             clinic_url=f"{get_settings().base_url}/c/{tenant.slug}/",
-            **_when(notice, zone, lang), **values,
+            **when_values(notice, zone, lang), **values,
         )  # fmt: skip
         attachments = (
             () if ics is None else (ics_attachment(tenant, notice, lang, cancel=ics == "cancel"),)
@@ -170,7 +170,7 @@ def _messages(
         r = render(
             f"{template}_specialist", lang, tenant,
             recipient_name=notice["specialist_name"], other_name=notice["patient_name"] or "",
-            **_when(notice, zone, lang), **values,
+            **when_values(notice, zone, lang), **values,
         )  # fmt: skip
         to = notice["specialist_email"]
         env = _envelope(notice, event, to, "specialist", f"{template}_specialist", lang, job_id)
@@ -189,7 +189,7 @@ def _sms(
     zone = zone_or(notice["patient_timezone"], tenant.timezone)
     text = render_sms(
         template, lang, tenant, manage_url=manage_url(tenant, notice),
-        clinic_url=f"{get_settings().base_url}/c/{tenant.slug}/", **_when(notice, zone, lang),
+        clinic_url=f"{get_settings().base_url}/c/{tenant.slug}/", **when_values(notice, zone, lang),
     )  # fmt: skip
     env = Envelope(
         dedup_key(notice.id, event, to, "sms"), notice.id, event, "patient",
@@ -203,7 +203,7 @@ async def on_booked(tenant: Tenant, appointment_id: UUID, job_id: UUID | None) -
     notice = await load_notice(tenant, appointment_id)
     if notice is None or notice["status"] not in ACTIVE:
         return  # cancelled (or gone) before the job ran: the cancellation notice says it all
-    await _send_all(tenant, _messages(tenant, notice, "booked", "booked", job_id, ics="publish"))
+    await send_all(tenant, _messages(tenant, notice, "booked", "booked", job_id, ics="publish"))
     await plan_reminders(tenant, notice)
 
 
@@ -217,7 +217,7 @@ async def on_cancelled(
     items = _messages(
         tenant, notice, "cancelled", "cancelled", job_id, ics="cancel", extra={"reason": reason}
     )
-    await _send_all(tenant, items + _sms(tenant, notice, "cancelled", "cancelled", job_id))
+    await send_all(tenant, items + _sms(tenant, notice, "cancelled", "cancelled", job_id))
     await cancel_reminders(tenant, notice)
 
 
@@ -227,7 +227,7 @@ async def on_rescheduled(tenant: Tenant, appointment_id: UUID, job_id: UUID | No
     if notice is None or notice["status"] not in ACTIVE:
         return
     event = f"rescheduled:{notice.starts_at.isoformat()}"
-    await _send_all(tenant, _messages(tenant, notice, event, "rescheduled", job_id, ics="publish"))
+    await send_all(tenant, _messages(tenant, notice, event, "rescheduled", job_id, ics="publish"))
     await plan_reminders(tenant, notice)
 
 
@@ -251,7 +251,7 @@ async def on_reminder(
         return
     event = f"reminder:{lead_hours}h:{notice.starts_at.isoformat()}"
     items = _messages(tenant, notice, event, "reminder", job_id)
-    await _send_all(tenant, items + _sms(tenant, notice, event, "reminder", job_id))
+    await send_all(tenant, items + _sms(tenant, notice, event, "reminder", job_id))
 
 
 async def on_upcoming(tenant: Tenant, appointment_id: UUID, job_id: UUID | None) -> None:

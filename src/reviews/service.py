@@ -11,10 +11,9 @@ from uuid import UUID
 
 import asyncpg
 
-from bookings.reads import manage_view
+from bookings.reads import patient_holds_link
 from carebook.errors import CarebookError, Conflict, NotFound
 from carebook.tenancy import Tenant, tenant_tx
-from carebook.tokens import digests_match, token_digest
 from reviews.schemas import AlertOut, ReviewIn, ReviewOut
 
 _REVIEW = "SELECT id, appointment_id, specialist_id, calendar_id, rating, comment, created_at "
@@ -40,9 +39,11 @@ _OUTCOMES: dict[str, Callable[[], CarebookError]] = {
 }
 
 
-async def _check_token(conn: asyncpg.Connection, appointment_id: UUID, token: str | None) -> None:
-    row = await manage_view(conn, appointment_id) if token else None
-    if row is None or not digests_match(bytes(row["manage_token_hash"]), token_digest(token or "")):
+async def _check_token(
+    conn: asyncpg.Connection, tenant: Tenant, appointment_id: UUID, token: str | None
+) -> None:
+    """The manage token or an e-mailed link token of this appointment, else a bare 404."""
+    if not await patient_holds_link(conn, tenant, appointment_id, token):
         raise _OUTCOMES["appointment_not_found"]()
 
 
@@ -50,7 +51,7 @@ async def review_for_patient(
     tenant: Tenant, appointment_id: UUID, token: str | None
 ) -> ReviewOut | None:
     async with tenant_tx(tenant) as conn:
-        await _check_token(conn, appointment_id, token)
+        await _check_token(conn, tenant, appointment_id, token)
         row = await conn.fetchrow(_REVIEW + "FROM reviews WHERE appointment_id = $1",
                                   appointment_id)  # fmt: skip
     return ReviewOut(**dict(row)) if row else None
@@ -61,7 +62,7 @@ async def submit(
 ) -> ReviewOut:
     """The patient's review (the holder of the manage link): once, and only after ``done``."""
     async with tenant_tx(tenant) as conn:
-        await _check_token(conn, appointment_id, token)
+        await _check_token(conn, tenant, appointment_id, token)
         try:
             row = await conn.fetchrow(
                 "SELECT review_id FROM submit_review($1, $2, $3)",
@@ -121,6 +122,16 @@ async def record_invitation(conn: asyncpg.Connection, appointment_id: UUID) -> b
         appointment_id,
     )
     return bool(created)
+
+
+async def alert_for_message(conn: asyncpg.Connection, alert_id: UUID) -> asyncpg.Record | None:
+    """What the alert message says: appointment, rating, threshold and the comment."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT al.appointment_id, al.rating, al.threshold, r.comment
+           FROM review_alerts al JOIN reviews r ON r.id = al.review_id WHERE al.id = $1""",
+        alert_id,
+    )
+    return row
 
 
 async def mark_alert_notified(conn: asyncpg.Connection, alert_id: UUID) -> None:

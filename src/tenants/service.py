@@ -89,7 +89,7 @@ class Onboarded:
     admin_token: str
     """The clinic admin's API token (shown once)."""
     set_password_url: str
-    """The clinic admin's one-time link to choose a password (also in the staff outbox)."""
+    """The clinic admin's one-time link to choose a password (also e-mailed to them)."""
 
 
 async def onboard_clinic(
@@ -107,8 +107,8 @@ async def onboard(
 ) -> Onboarded:
     """Create the clinic's registry row, schema, tables and defaults in one transaction.
 
-    The clinic admin gets a one-time API token and a one-time set-password link (queued in
-    the clinic's staff outbox, as an invitation e-mail).
+    The clinic admin gets a one-time API token and a one-time set-password link (its
+    invitation e-mail is queued as a job of the notifications domain).
     """
     schema = schema_for_slug(slug)
     valid_zone(timezone)
@@ -134,7 +134,7 @@ async def onboard(
             )
             token = await staff.issue_token(conn, admin_id, "onboarding")
             await conn.execute(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
-            url = await password_links.issue_link(conn, slug, name, admin_id, "invite")
+            url = await password_links.issue_link(conn, slug, admin_id, "invite")
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"The slug '{slug}' is taken.", code="slug_taken") from exc
     return Onboarded(row, token, url)

@@ -179,3 +179,20 @@ async def set_password(conn: asyncpg.Connection, email: str, password: str) -> N
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+@dataclass(frozen=True)
+class StaffContact:
+    """Who a clinic message to staff goes to."""
+
+    id: UUID
+    email: str
+    name: str
+
+
+async def active_members(conn: asyncpg.Connection, role: str) -> list[StaffContact]:
+    """Active staff members of ``role`` (e.g. the clinic admins an alert goes to)."""
+    rows = await conn.fetch(
+        "SELECT id, email, name FROM staff_users WHERE role = $1 AND active ORDER BY email", role
+    )
+    return [StaffContact(r["id"], r["email"], r["name"]) for r in rows]

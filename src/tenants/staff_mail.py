@@ -1,43 +1,26 @@
-"""Messages to clinic staff (invitations, password resets).
+"""Messages to clinic staff (invitations, password resets) go through the notifications
+domain: the same log, SMTP channel and local outbox as every other message.
 
-Until the notifications domain delivers e-mail, a message is written to the clinic's
-``staff_mail_outbox`` table in the caller's transaction (so it exists exactly when the change
-that caused it commits) and its recipient is logged — never the link itself, which is a
-credential. Swap ``send`` for the notifications outbox when that lands; callers do not change.
+``send`` writes a job (``notifications.staff_link``) in the caller's transaction, so the
+message exists exactly when the change that caused it commits. The job carries the link's id
+only — never the link, which is a credential — and the notifications domain derives the
+link (``password_links.pending_link``), renders it in the clinic's language and delivers it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 
+from carebook.jobs import outbox
+
 log = logging.getLogger(__name__)
+ACTOR = "notifications.staff_link"
 
 
-@dataclass(frozen=True)
-class StaffMessage:
-    to_email: str
-    subject: str
-    body: str
-
-
-async def send(conn: asyncpg.Connection, message: StaffMessage) -> None:
-    await conn.execute(
-        "INSERT INTO staff_mail_outbox (to_email, subject, body) VALUES ($1, $2, $3)",
-        message.to_email,
-        message.subject,
-        message.body,
-    )
-    log.info("staff mail queued: %s", message.subject)
-
-
-async def outbox(conn: asyncpg.Connection, to_email: str | None = None) -> list[StaffMessage]:
-    """Queued messages, newest first (all, or one recipient's)."""
-    rows = await conn.fetch(
-        "SELECT to_email, subject, body FROM staff_mail_outbox "
-        "WHERE $1::text IS NULL OR lower(to_email) = lower($1) ORDER BY id DESC",
-        to_email,
-    )
-    return [StaffMessage(r["to_email"], r["subject"], r["body"]) for r in rows]
+async def send(conn: asyncpg.Connection, link_id: UUID) -> None:
+    """Queue the e-mail carrying password link ``link_id`` (in the caller's transaction)."""
+    await outbox.enqueue(conn, ACTOR, {"link_id": str(link_id)})
+    log.info("staff mail queued for password link %s", link_id)

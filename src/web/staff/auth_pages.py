@@ -152,7 +152,7 @@ class StaffAuthPages(Controller):
         email = str((await request.form()).get("email", ""))[:320]
         if "@" in email:
             async with tenant_tx(tenant) as conn:
-                await password_links.request_reset(conn, tenant.slug, tenant.name, email)
+                await password_links.request_reset(conn, tenant.slug, email)
         return _with_form_cookie(
             request, "forgot.html", page_title="Reset your password", sent=True, email=email
         )

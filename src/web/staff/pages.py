@@ -224,9 +224,7 @@ class StaffPages(Controller):
                 staff_id = await staff_store.create_staff_user(
                     conn, email=email, name=name, role=role
                 )
-                url = await password_links.issue_link(
-                    conn, tenant.slug, tenant.name, staff_id, "invite"
-                )
+                url = await password_links.issue_link(conn, tenant.slug, staff_id, "invite")
         except CarebookError as exc:
             return await self._team_page(request, exc.status, error=exc.detail)
         return await self._team_page(request, 201, invited=email, invite_url=url)
@@ -238,7 +236,5 @@ class StaffPages(Controller):
             email = await conn.fetchval("SELECT email FROM staff_users WHERE id = $1", staff_id)
             if email is None:
                 raise NotFound("No such staff member.", code="staff_not_found")
-            url = await password_links.issue_link(
-                conn, tenant.slug, tenant.name, staff_id, "invite"
-            )
+            url = await password_links.issue_link(conn, tenant.slug, staff_id, "invite")
         return await self._team_page(request, invited=email, invite_url=url)

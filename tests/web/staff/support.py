@@ -73,12 +73,40 @@ async def sign_in(web: httpx.AsyncClient, member: Member, password: str = PASSWO
     return match.group(1)
 
 
-async def outbox_link(clinic: Clinic, email: str) -> str:
+async def deliver_staff_mail(clinic: Clinic) -> int:
+    """Run the clinic's waiting ``notifications.staff_link`` jobs in this process (no relay
+    runs in these tests), as the worker would; how many ran."""
+    import json
+
+    from notifications import staff_messages
     from tenants import staff_mail
 
     async with tenant_tx(clinic.tenant) as conn:
-        messages = await staff_mail.outbox(conn, email)
-    assert messages, f"no message to {email}"
-    match = re.search(r"https?://\S+/staff/password\?token=\S+", messages[0].body)
-    assert match, messages[0].body
+        jobs = await conn.fetch(
+            "DELETE FROM public.job_outbox WHERE schema_name = $1 AND actor = $2 "
+            "RETURNING job_id, args",
+            clinic.tenant.schema,
+            staff_mail.ACTOR,
+        )
+    for job in jobs:
+        link_id = UUID(json.loads(job["args"])["link_id"])
+        await staff_messages.send_staff_link(clinic.tenant, link_id, job["job_id"])
+    return len(jobs)
+
+
+async def outbox_link(clinic: Clinic, email: str) -> str:
+    """The password link of the newest staff e-mail to ``email`` in the notifications
+    domain's local outbox (the embedded default: no SMTP configured)."""
+    await deliver_staff_mail(clinic)
+    async with tenant_tx(clinic.tenant) as conn:
+        body = await conn.fetchval(
+            """SELECT o.body_text FROM outbox_messages o
+               JOIN notification_log l ON l.id = o.log_id
+               WHERE lower(o.recipient) = lower($1) AND l.template LIKE 'staff\\_%'
+               ORDER BY o.created_at DESC LIMIT 1""",
+            email,
+        )
+    assert body, f"no message to {email}"
+    match = re.search(r"https?://\S+/staff/password\?token=\S+", body)
+    assert match, body
     return match.group(0)

@@ -147,7 +147,7 @@ async def test_no_patient_data_in_the_application_log(client, clinic, caplog):
     async with tenant_tx(clinic.tenant) as conn:  # something the app does log
         from tenants import password_links
 
-        await password_links.request_reset(conn, clinic.slug, "Clinic", admin.email)
+        await password_links.request_reset(conn, clinic.slug, admin.email)
     # The test client's own request log (httpx) is not the application's.
     text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
     assert "staff mail queued" in text  # the log was captured
