@@ -2,10 +2,11 @@
 backend memory after serving many clinics, and slots/hold/booking latency for a random
 clinic, cold (first request for that clinic in the app process) and warm.
 
-Run: ``.venv/bin/python bench/tenants_scale.py --clinics 1000 [--sample 60] [--touch 2000]``.
-Uses DATABASE_URL's server (or the embedded one) in its own database
-``carebook_bench_tenants``, and ONE uvicorn process of the app (pool ``--pool``). Prints one
-JSON line with every figure, then a readable summary. Compare runs at different ``--clinics``.
+Run: ``.venv/bin/python bench/tenants_scale.py --clinics 1000 [--database NAME] [--setup-only]``,
+then ``--reuse`` to serve an existing database again (``--rounds``, ``--sample``, ``--touch``).
+Uses DATABASE_URL's server (or the embedded one) in its own database (dropped first unless
+``--reuse``), and one fresh uvicorn process of the app per round (pool ``--pool``). Prints
+one JSON line with every figure, then a readable summary (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def _start_server(pool: int) -> tuple[subprocess.Popen[bytes], str]:
     url = f"http://127.0.0.1:{port}"
     import httpx
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine imports slowly
     while True:
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
