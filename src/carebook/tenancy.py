@@ -155,7 +155,7 @@ def _pool() -> asyncpg.Pool | None:
 
 # Backend pid -> the clinic schemas its pooled connection has served. A PostgreSQL backend
 # keeps the catalog entries, compiled PL/pgSQL and cached plans of every schema it touched
-# (~1-2 MiB per clinic after a booking flow, docs/benchmarks.md) and never gives them back.
+# (~2.5-3 MiB per clinic after booking flows, docs/benchmarks.md) and never gives them back.
 _served: dict[int, set[str]] = {}
 
 
