@@ -2,10 +2,11 @@
 backend memory after serving many clinics, and slots/hold/booking latency for a random
 clinic, cold (first request for that clinic in the app process) and warm.
 
-Run: ``.venv/bin/python bench/tenants_scale.py --clinics 1000 [--sample 60] [--touch 2000]``.
-Uses DATABASE_URL's server (or the embedded one) in its own database
-``carebook_bench_tenants``, and ONE uvicorn process of the app (pool ``--pool``). Prints one
-JSON line with every figure, then a readable summary. Compare runs at different ``--clinics``.
+Run: ``.venv/bin/python bench/tenants_scale.py --clinics 1000 [--database NAME] [--setup-only]``,
+then ``--reuse`` to serve an existing database again (``--rounds``, ``--sample``, ``--touch``).
+Uses DATABASE_URL's server (or the embedded one) in its own database (dropped first unless
+``--reuse``), and one fresh uvicorn process of the app per round (pool ``--pool``). Prints
+one JSON line with every figure, then a readable summary (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -29,15 +30,23 @@ import aiohttp
 from common import ROOT, machine, percentile, prepare
 
 ZONE = "Europe/Berlin"
+WARMUPS = 2  # clinics per round that warm the app process up, not measured
 
 
-async def _onboard(n: int) -> float:
+async def _onboard(n: int, concurrency: int) -> float:
+    from carebook.piccolo_conf import DB
     from carebook.tenancy import tenant_tx
     from tenants.service import find_tenant, onboard_clinic
 
-    sem = asyncio.Semaphore(4)
+    # Pooled connections (no connect per onboarding), replaced every few dozen onboardings:
+    # the backend that creates a schema keeps its catalog entries cached (docs/benchmarks.md).
+    await DB.start_connection_pool(min_size=1, max_size=concurrency, max_queries=300)
+    sem = asyncio.Semaphore(concurrency)
+    done = 0
+    started = time.perf_counter()
 
     async def one(i: int) -> None:
+        nonlocal done
         async with sem:
             slug = f"scale-{i:05d}"
             await onboard_clinic(slug=slug, name=f"Scale {i}", timezone=ZONE,
@@ -68,9 +77,16 @@ async def _onboard(n: int) -> float:
                     cal,
                     sid,
                 )
+            done += 1
+            if done % 500 == 0:
+                rate = done / (time.perf_counter() - started)
+                print(f"  onboarded {done}/{n} ({rate:.1f}/s, load {os.getloadavg()[0]:.1f})",
+                      flush=True)  # fmt: skip
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
+    try:
+        await asyncio.gather(*(one(i) for i in range(n)))
+    finally:
+        await DB.close_connection_pool()
     return time.perf_counter() - started
 
 
@@ -126,7 +142,7 @@ def _start_server(pool: int) -> tuple[subprocess.Popen[bytes], str]:
     url = f"http://127.0.0.1:{port}"
     import httpx
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine imports slowly
     while True:
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
@@ -165,11 +181,11 @@ async def _backend_memory(url: str) -> dict[str, Any]:
             "mean_mib": round(sum(sizes) / max(len(sizes), 1) / 1024, 1)}  # fmt: skip
 
 
-async def _serve(url: str, clinics: int, sample: int, touch: int) -> dict[str, Any]:
+async def _latency(url: str, warmups: list[int], picks: list[int],
+                   lat: dict[str, list[float]]) -> None:  # fmt: skip
+    """One app process's flows: a few warm-up clinics, then each picked clinic twice."""
     zone = ZoneInfo(ZONE)
     today = datetime.now(zone).date()
-    lat: dict[str, list[float]] = {f"{k}_{t}": [] for k in ("slots", "hold", "book")
-                                   for t in ("cold", "warm")}  # fmt: skip
     async with aiohttp.ClientSession() as http:
 
         async def timed(method: str, path: str, **kw: Any) -> tuple[float, Any]:
@@ -181,10 +197,11 @@ async def _serve(url: str, clinics: int, sample: int, touch: int) -> dict[str, A
             return time.perf_counter() - t0, body
 
         async def flow(slug: str, temp: str, minute: int) -> None:
-            # A random day of the horizon: reruns on the same clinics (--reuse) find it free.
+            # A random day and time: reruns on the same clinics (--reuse, rounds) find it free.
             day = today + timedelta(days=random.randrange(2, 360))
             base = f"/api/v1/clinics/{slug}/public"
-            _, body = await timed("GET", f"{base}/calendars/by-slug/visit")
+            dt, body = await timed("GET", f"{base}/calendars/by-slug/visit")
+            lat[f"calendar_{temp}"].append(dt)
             cal_id = body["id"]
             cal = f"{base}/calendars/{cal_id}/slots"
             dt, _ = await timed("GET", cal, params={"start": day.isoformat(),
@@ -203,24 +220,64 @@ async def _serve(url: str, clinics: int, sample: int, touch: int) -> dict[str, A
                     "timezone": ZONE}})  # fmt: skip
             lat[f"book_{temp}"].append(dt)
 
-        # Latency first (cold = this clinic's first requests in the app process).
-        picks = random.sample(range(clinics), min(sample, clinics))
+        # Warm-up on clinics that are not measured: the app process and its pooled backend
+        # pay their own first-request costs here, not in the first measured clinic.
+        for c in warmups:
+            for _ in range(3):
+                minutes = random.sample(range(40), 1)
+                await flow(f"scale-{c:05d}", "warmup", minutes[0])
+        # cold = this clinic's first requests since the app process (and its backends)
+        # started; warm = the same flow again right after. Sequential: asyncpg's pool is LIFO,
+        # so one backend serves them all and has seen only the warm-up clinics before.
         for c in picks:
-            await flow(f"scale-{c:05d}", "cold", 0)
-            await flow(f"scale-{c:05d}", "warm", 1)
-        # Then touch many clinics (one slots read each) before reading backend memory.
-        touched = random.choices(range(clinics), k=touch)
-        sem = asyncio.Semaphore(4)
+            first, second = random.sample(range(40), 2)
+            await flow(f"scale-{c:05d}", "cold", first)
+            await flow(f"scale-{c:05d}", "warm", second)
+
+
+async def _touch(url: str, clinics: int, reads: int, concurrency: int) -> dict[str, Any]:
+    """Public catalog reads of random clinics, ``concurrency`` at a time."""
+    async with aiohttp.ClientSession() as http:
+        sem = asyncio.Semaphore(concurrency)
 
         async def read(c: int) -> None:
             async with sem, http.get(f"{url}/api/v1/clinics/scale-{c:05d}/public/catalog") as r:
                 await r.read()
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(read(c) for c in touched))
+        await asyncio.gather(*(read(c) for c in random.choices(range(clinics), k=reads)))
         touch_s = time.perf_counter() - t0
-    out: dict[str, Any] = {"touch_requests": touch, "touch_rps": round(touch / touch_s)}
+    return {"touch_requests": reads, "touch_rps": round(reads / touch_s)}
+
+
+TOUCH_CONCURRENCY = 4
+
+
+async def _serve(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """``--rounds`` app processes, each with fresh backends: warm-up, then cold and warm flows
+    of ``--sample`` random clinics; the last one then serves ``--touch`` random clinics per
+    connection and its backends' memory is read."""
+    lat: dict[str, list[float]] = {f"{k}_{t}": [] for k in ("calendar", "slots", "hold", "book")
+                                   for t in ("cold", "warm", "warmup")}  # fmt: skip
+    out: dict[str, Any] = {}
+    for r in range(args.rounds):
+        chosen = random.sample(range(args.clinics), min(args.clinics, args.sample + WARMUPS))
+        proc, app = _start_server(args.pool)
+        try:
+            await _latency(app, chosen[:WARMUPS], chosen[WARMUPS:], lat)
+            # Full flows for sample + warm-up clinics, on (mostly) one backend.
+            out.setdefault("backend_memory_after_flows", []).append(await _backend_memory(url))
+            if r == args.rounds - 1:
+                reads = args.touch * TOUCH_CONCURRENCY
+                out |= await _touch(app, args.clinics, reads, TOUCH_CONCURRENCY)
+                out["backend_memory"] = await _backend_memory(url)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    out["samples"] = len(lat["slots_cold"])
     for key, values in lat.items():
+        if key.endswith("warmup"):
+            continue
         out[f"{key}_p50_ms"] = round(percentile(values, 0.5) * 1000, 1)
         out[f"{key}_p95_ms"] = round(percentile(values, 0.95) * 1000, 1)
     return out
@@ -231,32 +288,39 @@ async def main(args: argparse.Namespace) -> None:
     from carebook.migrations import migrate_all
 
     await migrate_all(url)
+    load_before = os.getloadavg()
     if args.reuse:  # the clinics of a previous run: only serving and memory are measured
         onboard_s, noop_s, one_s = float("nan"), float("nan"), float("nan")
     else:
-        onboard_s = await _onboard(args.clinics)
+        onboard_s = await _onboard(args.clinics, args.concurrency)
         noop_s, one_s = await _migrate_times(url)
     catalog = await _catalog(url)
-    proc, app = _start_server(args.pool)
-    try:
-        served = await _serve(app, args.clinics, args.sample, args.touch)
-        memory = await _backend_memory(url)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    report = {"clinics": args.clinics, "onboard_per_s": round(args.clinics / onboard_s, 1),
-              "migrate_noop_ms": round(noop_s * 1000) if noop_s == noop_s else None,
-              "migrate_one_s": round(one_s, 2),
-              "max_queries": os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000"),
-              **catalog, **served, "backend_memory": memory, "pool": args.pool,
-              "machine": machine()}  # fmt: skip
-    print(json.dumps(report, default=str))
+    report: dict[str, Any] = {
+        "clinics": args.clinics, "database": args.database,
+        "onboard_per_s": round(args.clinics / onboard_s, 1),
+        "onboard_concurrency": args.concurrency,
+        "migrate_noop_ms": round(noop_s * 1000) if noop_s == noop_s else None,
+        "migrate_one_s": round(one_s, 2), **catalog, "machine": machine(),
+        "load_setup": [round(x, 1) for x in load_before + os.getloadavg()],
+    }  # fmt: skip
     print(f"{args.clinics} clinics: onboarding {report['onboard_per_s']}/s; migrate no-op "
           f"{report['migrate_noop_ms']} ms, one migration {report['migrate_one_s']} s; "
           f"{catalog['relations']} relations, pg_class {catalog['pg_class_bytes'] / 2**20:.1f} "
-          f"MiB; backends {memory}")  # fmt: skip
-    for key in ("slots", "hold", "book"):
-        print(f"  {key:5} cold p50/p95 {served[f'{key}_cold_p50_ms']}/"
+          f"MiB, pg_attribute {catalog['pg_attribute_bytes'] / 2**20:.1f} MiB, database "
+          f"{catalog['database_bytes'] / 2**30:.1f} GiB", flush=True)  # fmt: skip
+    if args.setup_only:
+        print(json.dumps(report, default=str))
+        return
+    load_before = os.getloadavg()
+    served = await _serve(args, url)
+    memory = served["backend_memory"]
+    report |= {"max_queries": os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000"),
+               **served, "pool": args.pool, "rounds": args.rounds,
+               "load_serve": [round(x, 1) for x in load_before + os.getloadavg()]}  # fmt: skip
+    print(json.dumps(report, default=str))
+    print(f"  backends {memory}; load {report['load_serve']}")
+    for key in ("calendar", "slots", "hold", "book"):
+        print(f"  {key:8} cold p50/p95 {served[f'{key}_cold_p50_ms']}/"
               f"{served[f'{key}_cold_p95_ms']} ms, warm {served[f'{key}_warm_p50_ms']}/"
               f"{served[f'{key}_warm_p95_ms']} ms")  # fmt: skip
 
@@ -264,10 +328,18 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clinics", type=int, default=1000)
-    parser.add_argument("--sample", type=int, default=60, help="clinics timed cold and warm")
-    parser.add_argument("--touch", type=int, default=2000, help="clinic reads before memory")
+    parser.add_argument("--sample", type=int, default=20, help="clinics timed per round")
+    parser.add_argument("--rounds", type=int, default=3, help="app processes (fresh backends)")
+    parser.add_argument(
+        "--touch", type=int, default=2000, help="random clinic reads per connection, then memory"
+    )
     parser.add_argument("--pool", type=int, default=10, help="the app's pool size")
     parser.add_argument("--reuse", action="store_true", help="keep the previous run's clinics")
+    parser.add_argument("--database", default="carebook_bench_tenants", help="dropped first")
+    parser.add_argument("--concurrency", type=int, default=12, help="onboardings at once")
+    parser.add_argument(
+        "--setup-only", action="store_true", help="onboard, time migrate, read the catalog"
+    )
     args = parser.parse_args()
-    prepare("carebook_bench_tenants", keep=args.reuse)
+    prepare(args.database, keep=args.reuse)
     asyncio.run(main(args))

@@ -95,9 +95,9 @@ async def start_pool() -> None:
     from carebook.piccolo_conf import DB
 
     size = int(os.environ.get("CAREBOOK_DB_POOL", "20"))
-    # A backend caches the catalog entries of every clinic schema it has touched (~0.14 MiB
-    # per clinic, docs/benchmarks.md): replacing a pooled connection after this many queries
-    # bounds that memory with thousands of clinics, for one reconnect per that many queries.
+    # A backend caches the catalog entries of every clinic schema it has touched: replacing
+    # a pooled connection after this many queries is a loose bound; the tight one is
+    # CAREBOOK_DB_MAX_CLINICS (carebook.tenancy, docs/operations.md).
     max_queries = int(os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000"))
     await DB.start_connection_pool(
         min_size=2, max_size=size, reset=_keep_session, max_queries=max_queries

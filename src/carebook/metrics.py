@@ -62,6 +62,11 @@ OUTBOX_LAG = Histogram(
     "From an event's commit into the events outbox to its fan-out by the events hub.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
 )
+DB_CONNECTIONS_RECYCLED = Counter(
+    "carebook_db_connections_recycled",
+    "Pooled connections closed after serving CAREBOOK_DB_MAX_CLINICS clinics (bounds the "
+    "backend's per-schema catalog caches).",
+)
 HOLDS_SWEPT = Counter("carebook_holds_swept", "Expired holds released by the sweeper.")
 # Set by the lead's job relay and worker (issue 11): see the module docstring.
 JOB_RELAY_LAG = Histogram(

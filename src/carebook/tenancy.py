@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -152,14 +153,52 @@ def _pool() -> asyncpg.Pool | None:
     return _loop_pools.get(loop)
 
 
+# Backend pid -> the clinic schemas its pooled connection has served. A PostgreSQL backend
+# keeps the catalog entries, compiled PL/pgSQL and cached plans of every schema it touched
+# (~2.5-3 MiB per clinic after booking flows, docs/benchmarks.md) and never gives them back.
+_served: dict[int, set[str]] = {}
+
+
+def max_clinics_per_connection() -> int:
+    """``CAREBOOK_DB_MAX_CLINICS`` (default 50; 0 = unbounded): a pooled connection is
+    replaced once it has served more clinics than this. Off behind PgBouncer, whose
+    ``server_lifetime`` bounds the server connections instead (they are not ours)."""
+    if os.environ.get("CAREBOOK_PGBOUNCER", "") in ("1", "true", "yes"):
+        return 0
+    return int(os.environ.get("CAREBOOK_DB_MAX_CLINICS") or 50)
+
+
+async def _count_clinic(conn: asyncpg.Connection, schema: str) -> None:
+    """Close ``conn`` (back to the pool, which reconnects on its next use) when it has now
+    served more than ``max_clinics_per_connection()`` clinics."""
+    limit = max_clinics_per_connection()
+    if limit <= 0:
+        return
+    pid = conn.get_server_pid()
+    served = _served.setdefault(pid, set())
+    served.add(schema)
+    if len(served) <= limit:
+        return
+    del _served[pid]
+    if len(_served) > 10_000:  # pids of connections closed by other means (max_queries)
+        _served.clear()
+    from carebook import metrics
+
+    metrics.DB_CONNECTIONS_RECYCLED.inc()
+    await conn.close()
+
+
 @asynccontextmanager
-async def _connection() -> AsyncIterator[asyncpg.Connection]:
+async def _connection(schema: str | None = None) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection of this event loop (a new one when none runs, e.g. in the CLI),
-    given back however the block ends; asyncpg rolls back whatever is left open."""
+    given back however the block ends; asyncpg rolls back whatever is left open. ``schema``:
+    the clinic served, counted towards the connection's replacement."""
     pool = _pool()
     if pool is not None:
         async with pool.acquire() as conn:
             yield conn
+            if schema is not None:
+                await _count_clinic(conn, schema)
         return
     conn = await _engine().get_new_connection()
     try:
@@ -169,14 +208,16 @@ async def _connection() -> AsyncIterator[asyncpg.Connection]:
 
 
 @asynccontextmanager
-async def _transaction(search_path: str) -> AsyncIterator[asyncpg.Connection]:
+async def _transaction(
+    search_path: str, schema: str | None = None
+) -> AsyncIterator[asyncpg.Connection]:
     """A transaction with ``search_path`` set for that transaction.
 
     Plain asyncpg, not Piccolo's transaction: that one leaks its pooled connection when the
     task is cancelled while it sends BEGIN (``__aexit__`` never runs), which left shutdown
     waiting for the pool. Piccolo ORM queries do not join it: domain code speaks SQL in it.
     """
-    async with _connection() as conn, conn.transaction():
+    async with _connection(schema) as conn, conn.transaction():
         await conn.execute(f"SET LOCAL search_path TO {search_path}")
         yield conn
 
@@ -185,7 +226,7 @@ async def _transaction(search_path: str) -> AsyncIterator[asyncpg.Connection]:
 async def tenant_tx(tenant: Tenant | str) -> AsyncIterator[asyncpg.Connection]:
     """A transaction whose ``search_path`` is the tenant's schema (then ``public``)."""
     schema = tenant.schema if isinstance(tenant, Tenant) else tenant
-    async with _transaction(f"{quote_ident(schema)}, public") as conn:
+    async with _transaction(f"{quote_ident(schema)}, public", schema) as conn:
         yield conn
 
 
@@ -196,9 +237,9 @@ async def platform_tx() -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
-async def _fetch(query: str, *args: Any) -> list[asyncpg.Record]:
+async def _fetch(query: str, *args: Any, schema: str | None = None) -> list[asyncpg.Record]:
     """One statement outside any transaction block."""
-    async with _connection() as conn:
+    async with _connection(schema) as conn:
         rows: list[asyncpg.Record] = await conn.fetch(query, *args)
     return rows
 
@@ -245,6 +286,6 @@ async def call_in_schema(
     sql = query.replace("{schema}", quote_ident(tenant.schema))
 
     async def once() -> list[asyncpg.Record]:
-        return await _fetch(sql, *args)
+        return await _fetch(sql, *args, schema=tenant.schema)
 
     return await _retrying(once, attempts)
