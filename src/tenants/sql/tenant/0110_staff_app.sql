@@ -3,9 +3,14 @@
 ALTER TABLE staff_users DROP CONSTRAINT staff_users_role_check;
 ALTER TABLE staff_users ADD CONSTRAINT staff_users_role_check
     CHECK (role IN ('admin', 'receptionist', 'specialist'));
+-- Added without a default, then defaulted and filled: the one-statement form
+-- (NOT NULL DEFAULT 0) reads all of pg_index, costly with thousands of clinic schemas.
 ALTER TABLE staff_users
-    ADD COLUMN failed_logins integer NOT NULL DEFAULT 0,
+    ADD COLUMN failed_logins integer,
     ADD COLUMN locked_until timestamptz;
+ALTER TABLE staff_users ALTER COLUMN failed_logins SET DEFAULT 0;
+UPDATE staff_users SET failed_logins = 0;
+ALTER TABLE staff_users ALTER COLUMN failed_logins SET NOT NULL;
 
 -- One-time links that let a staff member choose a password (invitation or reset).
 -- Only the token's SHA-256 digest is stored; a link works once and until it expires.
