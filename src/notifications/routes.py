@@ -14,7 +14,7 @@ from carebook.errors import NotFound, ValidationFailed
 from carebook.jobs import outbox
 from carebook.openapi import problems
 from carebook.tenancy import Tenant, tenant_tx
-from notifications import webhooks
+from notifications import message_log, webhooks
 from notifications.schemas import (
     LogEntry,
     OutboxAttachment,
@@ -72,17 +72,7 @@ class NotificationsController(Controller):
         limit: Limit = 100,
     ) -> list[LogEntry]:
         async with tenant_tx(staff_tenant) as conn:
-            rows = await conn.fetch(
-                """SELECT id, appointment_id, event, recipient, recipient_kind, channel,
-                          transport, template, language, status, attempts, provider_id, error,
-                          created_at, updated_at, sent_at
-                   FROM notification_log
-                   WHERE $1::uuid IS NULL OR appointment_id = $1
-                   ORDER BY created_at DESC, id LIMIT $2""",
-                appointment_id,
-                limit,
-            )
-        return [LogEntry(**dict(r)) for r in rows]
+            return await message_log.log_entries(conn, appointment_id, limit)
 
 
 def _outbox_out(r: Any) -> OutboxMessage:
