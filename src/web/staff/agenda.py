@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from markupsafe import Markup, escape
 
 from tenants.staff import StaffPrincipal
 
@@ -105,6 +107,7 @@ class Agenda:
     day_starts: list[datetime]  # each day's first visible instant (for the now-line)
     count: int
     summary: bool = False  # week view: cells carry totals, not blocks
+    rows_html: list[Markup] = field(default_factory=list)  # week view: each day's cells
 
     @property
     def hours(self) -> list[int]:
@@ -201,9 +204,34 @@ async def _summaries(
         ]
         count += cell.total
     day_starts = [datetime.combine(d, time(DAY_START), zone) for d in dates]
-    return Agenda(
-        dates, list(columns.values()), zone.key, DAY_START, DAY_END, day_starts, count, True
-    )
+    cols = list(columns.values())
+    rows_html = [_week_row(cols, i, day, zone.key) for i, day in enumerate(dates)]
+    return Agenda(dates, cols, zone.key, DAY_START, DAY_END, day_starts, count, True, rows_html)
+
+
+def _week_row(columns: list[Column], index: int, day: date, zone: str) -> Markup:
+    """One day's cells of the week grid as HTML, built here rather than in the template:
+    280 cells through Jinja cost more than the query. Only the closure/day-off reason is
+    free text (escaped); the rest is numbers, times, ids and fixed labels."""
+    href = f"?view=day&amp;day={day.isoformat()}&amp;tz={quote(zone, safe='/')}#h-"
+    parts = []
+    for col in columns:
+        cell = col.cells[index]
+        off = f'<span class="off-note">{escape(cell.off)}</span>' if cell.off else ""
+        link = ""
+        if cell.total:
+            mix = " ".join(
+                f'<span class="st status-{s}">{n} {label.lower()}</span>'
+                for s, label, n in cell.mix
+            )
+            plural = "" if cell.total == 1 else "s"
+            link = (
+                f'<a class="cell-sum" href="{href}{col.specialist_id}" data-cell>'
+                f'<span class="n">{cell.total} appointment{plural}</span> '
+                f'<span class="t">{cell.span}</span> <span class="mix">{mix}</span></a>'
+            )
+        parts.append(f'<td class="off">{off}{link}</td>' if cell.off else f"<td>{link}</td>")
+    return Markup("".join(parts))  # noqa: S704 (escaped above)
 
 
 def context(agenda: Agenda) -> dict[str, Any]:
