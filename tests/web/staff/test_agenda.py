@@ -56,6 +56,10 @@ async def test_day_and_week_show_appointments_by_specialist(client, clinic):
         # The fragment the live page refetches.
         frag = await web.get(staff_url(clinic, f"/agenda?day={day}&fragment=1"))
         assert frag.text.lstrip().startswith('<div class="agenda-grid-wrap"')
+        # A zone with a "+" stays itself in the page's links (not a space).
+        plus = await web.get(staff_url(clinic, f"/agenda?view=week&day={day}&tz=Etc/GMT%2B1"))
+        assert plus.status_code == 200 and "tz=Etc/GMT%2B1" in plus.text
+        assert "tz=Etc/GMT+1" not in plus.text
         bad = await web.get(staff_url(clinic, "/agenda?tz=Mars/Base"))
         assert bad.status_code == 422
 
