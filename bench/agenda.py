@@ -10,7 +10,8 @@ process serves the app; an admin signs in through the form. Measures:
 
 1. the week view (``/staff/agenda?view=week``, all specialists) and the day view, sequential
    requests on localhost: p50/p95/max of the response time (server time + loopback HTTP);
-   also the time of the agenda's own work in-process (4 queries + layout) without HTTP;
+   also the agenda's own work in-process without HTTP (queries + audit row, the grid's
+   template), so the load on a shared machine shows apart from the server's work;
 2. booking → agenda: a patient books through the public API while a staff stream is open;
    time from the booking's 201 to the ``appointment.changed``/``slot.booked`` event on the
    staff stream, and to the refreshed agenda fragment that the page then fetches.
@@ -194,18 +195,45 @@ async def views(url: str, monday: date, requests: int) -> None:
 
 
 async def in_process(tenant: Any, monday: date, requests: int) -> None:
+    """The week view's server work without HTTP or the session check: the queries in one
+    tenant transaction (with the audit row), then the grid's template (the fragment)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     from carebook.tenancy import tenant_tx
+    from tenants import audit
     from tenants.staff import StaffPrincipal
     from web.staff import agenda
 
-    me = StaffPrincipal(uuid.uuid4(), "admin@bench.test", "Admin", "admin", "session")
-    times = []
+    env = Environment(
+        loader=FileSystemLoader(ROOT / "src" / "web" / "templates"),
+        autoescape=select_autoescape(),
+    )
+    grid = env.get_template("staff/agenda_grid.html")
+    async with tenant_tx(tenant) as conn:
+        admin = await conn.fetchval("SELECT id FROM staff_users WHERE role = 'admin' LIMIT 1")
+    me = StaffPrincipal(admin, "admin@bench.test", "Admin", "admin", "session")
+    zone = ZoneInfo(ZONE)
+    queries, rendering, total, cpu = [], [], [], []
+    html = ""
     for _ in range(requests):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         async with tenant_tx(tenant) as conn:
-            data = await agenda.load(conn, me, monday, 7, ZoneInfo(ZONE))
-        times.append(time.perf_counter() - t0)
-    print(f"week: queries + layout in-process ({data.count} appointments): {ms(times)}")
+            data = await agenda.load(conn, me, monday, 7, zone)
+            await audit.record(conn, me, "view", "agenda", detail="week bench")
+        t1 = time.perf_counter()
+        html = grid.render(
+            view="week", today=monday, tz=ZONE, me=me, tenant=tenant, **agenda.context(data)
+        )
+        t2 = time.perf_counter()
+        queries.append(t1 - t0)
+        rendering.append(t2 - t1)
+        total.append(t2 - t0)
+        cpu.append(time.process_time() - c0)
+    print(f"week in-process ({data.count} appointments, {len(html) // 1024} KiB fragment):")
+    print(f"  queries + audit row (one transaction), wall: {ms(queries)}")
+    print(f"  cells + grid template, wall: {ms(rendering)}")
+    print(f"  together, wall: {ms(total)}")
+    print(f"  together, this process's CPU time (load-independent): {ms(cpu)}")
 
 
 async def live(url: str, monday: date, calendar: Any, samples: int) -> None:

@@ -103,6 +103,22 @@ async def list_instances(
     return [_instance(r) for r in rows]
 
 
+async def patient_instances(
+    conn: asyncpg.Connection, patient_id: UUID, limit: int = 200
+) -> list[InstanceOut]:
+    """Every form of a patient's appointments (staff's view of the record): the newest
+    appointment's first, then by phase and name."""
+    rows = await conn.fetch(
+        _INSTANCE
+        + """ JOIN appointments a ON a.id = i.appointment_id
+              WHERE a.patient_id = $1
+              ORDER BY a.starts_at DESC, i.phase, v.name, i.id LIMIT $2""",
+        patient_id,
+        limit,
+    )
+    return [_instance(r) for r in rows]
+
+
 async def get_instance(
     conn: asyncpg.Connection, appointment_id: UUID, instance_id: UUID, *, lock: bool = False
 ) -> InstanceOut:

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from calendars.routes import PUBLIC_PATH, STAFF_PATH, clock
 from carebook.errors import ValidationFailed
 from carebook.openapi import INVALID, RATE_LIMITED, problems
-from carebook.ratelimit import limit
+from carebook.ratelimit import client_address, limit
 from carebook.tenancy import Tenant, tenant_tx
 from forms import instances, service
 from forms.instances import Filler
@@ -25,6 +25,7 @@ from forms.schemas import (
     TemplateIn,
     TemplateOut,
 )
+from tenants import audit
 from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 ManageToken = Annotated[
@@ -105,6 +106,14 @@ class FormTemplatesController(Controller):
             await service.archive_template(conn, form_id)
 
 
+async def _audit_view(
+    request: Request[Any, Any, Any], tenant: Tenant, staff: StaffPrincipal, appointment_id: UUID
+) -> None:
+    """Staff read a patient's form answers: the access audit (tenants.audit) records it."""
+    await audit.record_view(tenant, staff, "appointment", subject_id=appointment_id,
+                            detail="api forms", client_addr=client_address(request))  # fmt: skip
+
+
 class StaffAppointmentFormsController(Controller):
     """Staff read every form of an appointment and fill its post-appointment forms."""
 
@@ -115,17 +124,21 @@ class StaffAppointmentFormsController(Controller):
     @get("/", summary="The forms of an appointment with their answers")
     async def index(
         self,
+        request: Request[Any, Any, Any],
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
         appointment_id: FromPath[UUID],
     ) -> list[InstanceOut]:
         async with tenant_tx(staff_tenant) as conn:
             await instances.staff_may_see(conn, staff, appointment_id)
-            return await instances.list_instances(conn, appointment_id)
+            found = await instances.list_instances(conn, appointment_id)
+        await _audit_view(request, staff_tenant, staff, appointment_id)
+        return found
 
     @get("/{instance_id:uuid}", summary="One form of an appointment")
     async def show(
         self,
+        request: Request[Any, Any, Any],
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
         appointment_id: FromPath[UUID],
@@ -133,7 +146,9 @@ class StaffAppointmentFormsController(Controller):
     ) -> InstanceOut:
         async with tenant_tx(staff_tenant) as conn:
             await instances.staff_may_see(conn, staff, appointment_id)
-            return await instances.get_instance(conn, appointment_id, instance_id)
+            found = await instances.get_instance(conn, appointment_id, instance_id)
+        await _audit_view(request, staff_tenant, staff, appointment_id)
+        return found
 
     @put("/{instance_id:uuid}/answers", summary="Save answers of a post-appointment form",
          responses=problems(s403="not_your_form", s404="form_not_found",

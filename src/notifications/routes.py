@@ -6,15 +6,16 @@ import json
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from carebook.errors import NotFound, ValidationFailed
 from carebook.jobs import outbox
 from carebook.openapi import problems
+from carebook.ratelimit import client_address
 from carebook.tenancy import Tenant, tenant_tx
-from notifications import webhooks
+from notifications import message_log, webhooks
 from notifications.schemas import (
     LogEntry,
     OutboxAttachment,
@@ -23,6 +24,7 @@ from notifications.schemas import (
     WebhookIn,
     WebhookOut,
 )
+from tenants import audit
 from tenants.guards import STAFF, StaffPrincipal
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="At most this many, newest first.")]
@@ -40,6 +42,7 @@ class NotificationsController(Controller):
     )
     async def outbox(
         self,
+        request: Request[Any, Any, Any],
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
         appointment_id: Annotated[UUID | None, QueryParameter(required=False)] = None,
@@ -57,6 +60,7 @@ class NotificationsController(Controller):
                 limit,
                 staff.is_admin,  # staff password links and alerts: clinic admins only
             )
+        await _audit_view(request, staff_tenant, staff, "outbox", appointment_id)
         return [_outbox_out(r) for r in rows]
 
     @get(
@@ -66,23 +70,36 @@ class NotificationsController(Controller):
     )
     async def log(
         self,
+        request: Request[Any, Any, Any],
         staff_tenant: NamedDependency[Tenant],
         staff: NamedDependency[StaffPrincipal],
         appointment_id: Annotated[UUID | None, QueryParameter(required=False)] = None,
         limit: Limit = 100,
     ) -> list[LogEntry]:
         async with tenant_tx(staff_tenant) as conn:
-            rows = await conn.fetch(
-                """SELECT id, appointment_id, event, recipient, recipient_kind, channel,
-                          transport, template, language, status, attempts, provider_id, error,
-                          created_at, updated_at, sent_at
-                   FROM notification_log
-                   WHERE $1::uuid IS NULL OR appointment_id = $1
-                   ORDER BY created_at DESC, id LIMIT $2""",
-                appointment_id,
-                limit,
-            )
-        return [LogEntry(**dict(r)) for r in rows]
+            entries = await message_log.log_entries(conn, appointment_id, limit)
+        await _audit_view(request, staff_tenant, staff, "log", appointment_id)
+        return entries
+
+
+async def _audit_view(
+    request: Request[Any, Any, Any],
+    tenant: Tenant,
+    staff: StaffPrincipal,
+    what: str,
+    appointment_id: UUID | None,
+) -> None:
+    """Messages name patients: the access audit (tenants.audit) records each read — the
+    appointment's patient when filtered by appointment, else the clinic-wide list."""
+    subject = "appointment" if appointment_id else "messages"
+    await audit.record_view(
+        tenant,
+        staff,
+        subject,
+        subject_id=appointment_id,
+        detail=f"api messages {what}",
+        client_addr=client_address(request),
+    )
 
 
 def _outbox_out(r: Any) -> OutboxMessage:

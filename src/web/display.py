@@ -4,10 +4,12 @@ Labels are marked ``N_`` for the catalogs; pages translate them with ``carebook.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from carebook.i18n import N_
+from forms.schemas import FieldSpec
 
 KIND_LABELS = {"promotional": N_("Promotion"), "campaign": N_("Campaign")}
 STATUS_LABELS = {
@@ -49,3 +51,19 @@ def duration_text(minutes: int) -> str:
     if not hours:
         return f"{rest} min"
     return f"{hours} h" + (f" {rest} min" if rest else "")
+
+
+def answer_text(field: FieldSpec, value: Any) -> str:
+    """An answer as text for the read-only and printable views."""
+    if value is None:
+        return "—"
+    if field.type == "yes_no":
+        return "Yes" if value else "No"
+    if field.type == "multiple_choice":
+        return ", ".join(value)
+    if field.type == "consent":
+        signed = datetime.fromisoformat(value["signed_at"]).astimezone(UTC)
+        return f"Agreed. Signed by {value['name']} on {signed:%d %B %Y, %H:%M} UTC"
+    if field.type == "date":
+        return f"{datetime.fromisoformat(value):%d %B %Y}"
+    return str(value)

@@ -23,7 +23,7 @@ from forms.instances import Filler
 from forms.schemas import FieldSpec, InstanceOut
 from tenants.guards import provide_public_tenant
 from web import reads
-from web.display import date_text, time_range_text, zone_or
+from web.display import answer_text, date_text, time_range_text, zone_or
 from web.errors import HTML_EXCEPTION_HANDLERS, PAGE_HEADERS
 from web.routes import PRIVATE_HEADERS, manage_path
 
@@ -59,22 +59,6 @@ def _raw_answers(fields: list[FieldSpec], form: FormMultiDict) -> dict[str, Any]
         else:
             raw[f.key] = form.get(f.key)
     return raw
-
-
-def _display(field: FieldSpec, value: Any) -> str:
-    """An answer as text for the read-only and printable views."""
-    if value is None:
-        return "—"
-    if field.type == "yes_no":
-        return "Yes" if value else "No"
-    if field.type == "multiple_choice":
-        return ", ".join(value)
-    if field.type == "consent":
-        signed = datetime.fromisoformat(value["signed_at"]).astimezone(UTC)
-        return f"Agreed. Signed by {value['name']} on {signed:%d %B %Y, %H:%M} UTC"
-    if field.type == "date":
-        return f"{datetime.fromisoformat(value):%d %B %Y}"
-    return str(value)
 
 
 async def _load(
@@ -119,7 +103,7 @@ def _context(
         "values": values if values is not None else instance.answers,
         "errors": errors or {},
         "saved": saved,
-        "display": {f.key: _display(f, instance.answers.get(f.key)) for f in instance.fields},
+        "display": {f.key: answer_text(f, instance.answers.get(f.key)) for f in instance.fields},
         "type_hints": TYPE_HINTS,
         "manage_url": manage_path(tenant, appt.id, token),
         "action_url": form_path(tenant, appt.id, instance.id, token),

@@ -13,6 +13,10 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from carebook.tenancy import tenant_tx
+from forms import instances
+from forms.instances import Filler
+from notifications import service as notify
 from tests.conftest import Clinic, LiveServer
 from tests.e2e.browser import run_axe, serious_violations
 from tests.e2e.conftest import NewPage
@@ -31,9 +35,48 @@ from tests.e2e.pages import (
 from tests.web.staff.support import PASSWORD, add_member, outbox_link
 
 pytestmark = pytest.mark.e2e
+PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
 DESKTOP = {"width": 1366, "height": 900}
 LIVE = 3_000
+
+
+INTAKE_FIELDS = [
+    {"key": "complaint", "type": "long_text", "label": "What brings you here?", "required": True},
+    {"key": "smoker", "type": "yes_no", "label": "Do you smoke?"},
+]
+
+
+async def require_intake(base: str, clinic: Clinic, cal: dict[str, Any]) -> None:
+    """An intake form template, required by the calendar (through the staff API)."""
+    async with httpx.AsyncClient(base_url=base) as api:
+        r = await api.post(
+            f"{clinic.api}/forms",
+            headers=clinic.headers,
+            json={"name": "Knee intake", "phase": "intake", "fields": INTAKE_FIELDS},
+        )
+        assert r.status_code == 201, r.text
+        r = await api.patch(
+            f"{clinic.api}/calendars/{cal['id']}",
+            headers=clinic.headers,
+            json={"required_form_ids": [r.json()["id"]]},
+        )
+        assert r.status_code == 200, r.text
+
+
+async def answer_intake_and_notify(clinic: Clinic, appointment_id: str) -> None:
+    """What the worker and the patient would do: the intake form (answered) and messages."""
+    from datetime import UTC, datetime
+
+    async with tenant_tx(clinic.tenant) as conn:
+        await instances.generate(conn, appointment_id, "intake")
+        [form] = await instances.list_instances(conn, appointment_id)
+        await instances.save_answers(
+            conn, appointment_id, form.id,
+            {"complaint": "Left knee hurts on stairs", "smoker": False},
+            Filler("patient"), datetime.now(UTC),
+        )  # fmt: skip
+    await notify.on_booked(clinic.tenant, appointment_id, None)
 
 
 async def sign_in(page: Page, base: str, clinic: Clinic, email: str, password: str = PASSWORD):
@@ -154,6 +197,7 @@ async def test_every_staff_page_is_axe_clean_on_tablet_and_desktop(
         name="Physiotherapy",
         specialists=("Dr Ada Lovelace", "Dr Alan Turing", "Dr Grace Hopper"),
     )
+    await require_intake(base, clinic, cal)
     day = clinic_day(clinic, 1)
     ids = []
     for hhmm, name in (
@@ -167,6 +211,7 @@ async def test_every_staff_page_is_axe_clean_on_tablet_and_desktop(
         ids.append(
             await api_book(base, clinic, cal, local_instant(day, hhmm, "Europe/Berlin"), name)
         )
+    await answer_intake_and_notify(clinic, ids[0])
     admin = await add_member(clinic, "admin", name="Anna Admin")
     invite_link = await outbox_link(clinic, f"admin@{clinic.slug}.test")
     for viewport_name, viewport in (("tablet", TABLET), ("desktop", DESKTOP)):
@@ -199,10 +244,84 @@ async def test_every_staff_page_is_axe_clean_on_tablet_and_desktop(
         await page.goto(f"{base}/c/{clinic.slug}/staff/patients?q=Curie")
         await page.get_by_role("link", name="Marie Curie").click()
         await expect(page.locator("[data-testid=access-log]")).to_be_visible()
+        await expect(page.locator("[data-testid=patient-forms]")).to_contain_text("Left knee")
+        await expect(page.locator("[data-testid=patient-messages]")).to_be_visible()
         await check(page, "patient", viewport_name)
         # axe's own injection tries an inline script first (refused by our CSP, as it should).
         errors = [e for e in page.js_errors if "Executing inline script" not in e]  # type: ignore[attr-defined]
         assert not errors, errors
+
+
+async def test_changed_pages_on_a_phone(
+    live_server: LiveServer, clinic: Clinic, new_page: NewPage
+) -> None:
+    """The week grid, the patient's record and the calendar form at phone width: axe-clean."""
+    base = live_server.url
+    await rename_clinic(clinic, "Lindenhof Clinic")
+    cal = await bookable_calendar(
+        clinic,
+        slug="physio",
+        name="Physiotherapy",
+        specialists=("Dr Ada Lovelace", "Dr Alan Turing"),
+    )
+    await require_intake(base, clinic, cal)
+    day = clinic_day(clinic, 1)
+    first = await api_book(
+        base, clinic, cal, local_instant(day, "09:00", "Europe/Berlin"), "Marie Curie"
+    )
+    await api_book(base, clinic, cal, local_instant(day, "10:00", "Europe/Berlin"), "Niels Bohr")
+    await answer_intake_and_notify(clinic, first)
+    admin = await add_member(clinic, "admin", name="Anna Admin")
+    page = await new_page(viewport=PHONE)
+    await sign_in(page, base, clinic, admin.email)
+    await page.goto(f"{base}/c/{clinic.slug}/staff/agenda?view=week&day={day.isoformat()}")
+    await expect(page.locator("#live-state")).to_have_text("Live updates: on")
+    cell = page.locator("a[data-cell]", has_text="09:00–")  # Marie Curie's day and specialist
+    await expect(cell).to_have_count(1)
+    await expect(cell).to_contain_text("booked")
+    await check(page, "agenda-week", "phone")
+    await cell.focus()  # keyboard: Enter opens that day, with the appointments listed
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".appt", has_text="Marie Curie")).to_have_count(1)
+    await page.goto(f"{base}/c/{clinic.slug}/staff/patients?q=Curie")
+    await page.get_by_role("link", name="Marie Curie").click()
+    await expect(page.locator("[data-testid=patient-forms]")).to_contain_text("Left knee")
+    await check(page, "patient", "phone")
+    await page.goto(f"{base}/c/{clinic.slug}/staff/catalog/calendars/{cal['id']}")
+    await check(page, "catalog-calendar", "phone")
+    errors = [e for e in page.js_errors if "Executing inline script" not in e]  # type: ignore[attr-defined]
+    assert not errors, errors
+
+
+async def test_week_view_updates_live_and_moves_by_keyboard(
+    live_server: LiveServer, clinic: Clinic, new_page: NewPage
+) -> None:
+    base = live_server.url
+    cal = await bookable_calendar(
+        clinic, slug="physio", specialists=("Dr Ada Lovelace", "Dr Alan Turing")
+    )
+    day = clinic_day(clinic, 1)
+    await api_book(base, clinic, cal, local_instant(day, "09:00", "Europe/Berlin"), "Week One")
+    rec = await add_member(clinic, "receptionist")
+    page = await new_page(viewport=DESKTOP)
+    await sign_in(page, base, clinic, rec.email)
+    await page.goto(f"{base}/c/{clinic.slug}/staff/agenda?view=week&day={day.isoformat()}")
+    await expect(page.locator("#live-state")).to_have_text("Live updates: on")
+    cells = page.locator("a[data-cell]")
+    await expect(cells).to_have_count(1)
+    await expect(cells.first).to_contain_text("1 appointment")
+    # A booking elsewhere: the grid follows without a reload, the focus stays on the cell.
+    await cells.first.focus()
+    await api_book(base, clinic, cal, local_instant(day, "11:00", "Europe/Berlin"), "Week Two")
+    grid = page.locator("[data-testid=agenda-grid]")
+    await expect(grid).to_have_attribute("data-count", "2", timeout=LIVE)
+    await expect(page.locator("#agenda-announce")).to_contain_text("2 appointments")
+    assert await page.evaluate("'cell' in document.activeElement.dataset")
+    # Enter opens that specialist's day with the appointments listed.
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(r"view=day.*#h-"))
+    await expect(page.locator(".appt", has_text="Week One")).to_have_count(1)
+    assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
 
 
 async def test_admin_from_the_invitation_to_a_schedule_that_changes_the_public_page(

@@ -1,7 +1,9 @@
 """Catalog editor (admins): services and their booking calendars, on calendars.catalog.
 
 Prices are typed as money (``65.00``) and stored in minor units of the currency; a
-calendar's active window is given as local dates in the clinic's zone.
+calendar's active window is given as local dates in the clinic's zone. Required forms are
+chosen among the clinic's live intake templates (``forms.service``); the forms domain's
+trigger refuses any other id (422 ``unknown_form``, shown on the page).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from calendars.service import list_specialists
 from carebook.errors import CarebookError, ValidationFailed
 from carebook.tenancy import tenant_tx
 from carebook.zones import parse_local_date, valid_zone
+from forms import service as form_templates
 from web.money import format_price, minor_unit_exponent
 from web.staff.access import ADMIN, page_tenant, staff_page_guard
 from web.staff.availability_pages import WEEKDAYS, parse_intervals
@@ -162,6 +165,7 @@ class CatalogPages(Controller):
             "listed": cal.listed,
             "active": cal.active,
             "specialists": [str(s) for s in cal.specialist_ids],
+            "forms": [str(f) for f in cal.required_form_ids],
             **{f"special{d}": ", ".join(special[d]) for d in range(1, 8)},
         }
         return await self._calendar_page(request, calendar_id, values)
@@ -178,6 +182,7 @@ class CatalogPages(Controller):
         async with tenant_tx(tenant) as conn:
             services = await catalog.list_services(conn)
             specialists = await list_specialists(conn)
+            intake_forms = await form_templates.list_templates(conn, phase="intake")
         shown = {
             "kind": "standard",
             "currency": "EUR",
@@ -187,6 +192,7 @@ class CatalogPages(Controller):
             "listed": True,
             "active": True,
             "specialists": [],
+            "forms": [],
             **values,
         }
         return render(
@@ -198,6 +204,7 @@ class CatalogPages(Controller):
             calendar_id=calendar_id,
             services=services,
             specialists=specialists,
+            intake_forms=intake_forms,
             kinds=KINDS,
             weekdays=WEEKDAYS,
             v=shown,
@@ -221,9 +228,11 @@ class CatalogPages(Controller):
         raw = await request.form()
         form = {k: str(v) for k, v in raw.items()}
         chosen = [str(v) for v in raw.getall("specialists")] if "specialists" in raw else []
+        forms = [str(v) for v in raw.getall("forms")] if "forms" in raw else []
         values: dict[str, Any] = {
             **form,
             "specialists": chosen,
+            "forms": forms,
             "listed": form.get("listed") == "on",
             "active": form.get("active") == "on",
         }
@@ -256,6 +265,7 @@ class CatalogPages(Controller):
                 "listed": values["listed"],
                 "active": values["active"],
                 "specialist_ids": chosen,
+                "required_form_ids": forms,
                 **window,
             }
             async with tenant_tx(tenant) as conn:

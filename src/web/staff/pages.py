@@ -15,11 +15,28 @@ from carebook.errors import CarebookError, NotFound
 from carebook.ratelimit import client_address
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import parse_local_date, valid_zone
+from forms import instances as form_instances
+from notifications import message_log
 from tenants import audit, password_links
 from tenants import staff as staff_store
+from web.display import answer_text
 from web.staff import agenda as agenda_view
 from web.staff.access import ADMIN, ALL_ROLES, FRONT_DESK, page_staff, page_tenant, staff_page_guard
 from web.staff.render import RESPONSE_HEADERS, STAFF_EXCEPTION_HANDLERS, render
+
+MESSAGE_KINDS = {
+    "booked": "Booking confirmation",
+    "cancelled": "Cancellation",
+    "rescheduled": "New time",
+    "reminder": "Reminder",
+    "confirmed": "Confirmed",
+    "upcoming": "Upcoming",
+}
+
+
+def _message_kind(event: str) -> str:
+    kind = event.split(":", 1)[0]  # "reminder:24h:<start>", "rescheduled:<start>"
+    return MESSAGE_KINDS.get(kind, kind.replace("_", " ").capitalize())
 
 
 def today(tenant: Tenant, request: Request[Any, Any, Any]) -> date:
@@ -144,6 +161,8 @@ class StaffPages(Controller):
                    ORDER BY a.starts_at DESC LIMIT 200""",
                 patient_id,
             )
+            forms = await form_instances.patient_instances(conn, patient_id)
+            messages = await message_log.patient_messages(conn, patient_id)
             await audit.record(
                 conn,
                 me,
@@ -151,6 +170,7 @@ class StaffPages(Controller):
                 "patient",
                 subject_id=patient_id,
                 patient_id=patient_id,
+                detail="record, forms, messages",
                 client_addr=client_addr(request),
             )
             log = await audit.patient_log(conn, patient_id) if me.is_admin else None
@@ -174,6 +194,31 @@ class StaffPages(Controller):
             }
             for e in log or []
         ]
+        when = {a["id"]: item["when"] for a, item in zip(appts, items, strict=True)}
+        form_items = [
+            {
+                "name": f.name,
+                "phase": "Intake" if f.phase == "intake" else "After the appointment",
+                "status": "Submitted" if f.status == "submitted" else "Not submitted yet",
+                "submitted": f.status == "submitted",
+                "appointment_id": f.appointment_id,
+                "when": when.get(f.appointment_id, ""),
+                "answers": [(x.label, answer_text(x, f.answers.get(x.key))) for x in f.fields],
+            }
+            for f in forms
+        ]
+        message_items = [
+            {
+                "at": m.created_at.astimezone(zone).strftime("%d %b %Y %H:%M"),
+                "what": m.subject or _message_kind(m.event),
+                "channel": "SMS" if m.channel == "sms" else "E-mail",
+                "to": m.recipient,
+                "status": m.status,
+                "appointment_id": m.appointment_id,
+                "when": when.get(m.appointment_id, ""),
+            }
+            for m in messages
+        ]
         return render(
             request,
             "patient.html",
@@ -181,6 +226,8 @@ class StaffPages(Controller):
             section="patients",
             patient=row,
             appointments=items,
+            forms=form_items,
+            messages=message_items,
             access_log=log_items if log is not None else None,
             zone=zone.key,
         )

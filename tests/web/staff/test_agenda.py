@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import timedelta
 
@@ -41,13 +42,24 @@ async def test_day_and_week_show_appointments_by_specialist(client, clinic):
         assert str(booked["appointment_id"]) in page.text
         assert "Dr Test" in page.text
         week = await web.get(staff_url(clinic, f"/agenda?view=week&day={day}"))
-        assert "Ada Lovelace" in week.text and "week-grid" in week.text
+        # The week shows a summary per specialist and day that opens the day, no names.
+        assert "week-grid" in week.text and "Ada Lovelace" not in week.text
+        cell = re.search(r'<a class="cell-sum" href="([^"]+)" data-cell>(.*?)</a>', week.text)
+        assert cell, week.text[-3000:]
+        assert f"day={day}" in cell.group(1).replace("&amp;", "&")
+        assert cell.group(1).endswith(f"#h-{setup.specialist_id}")
+        text = re.sub(r"<[^>]+>", "", cell.group(2))
+        assert "1 appointment " in text and "10:00–10:30" in text and "1 booked" in text
         # In another zone the same appointment is shown at that zone's time.
         other = await web.get(staff_url(clinic, f"/agenda?day={day}&tz=Europe/London"))
         assert "09:00–09:30" in other.text
         # The fragment the live page refetches.
         frag = await web.get(staff_url(clinic, f"/agenda?day={day}&fragment=1"))
         assert frag.text.lstrip().startswith('<div class="agenda-grid-wrap"')
+        # A zone with a "+" stays itself in the page's links (not a space).
+        plus = await web.get(staff_url(clinic, f"/agenda?view=week&day={day}&tz=Etc/GMT%2B1"))
+        assert plus.status_code == 200 and "tz=Etc/GMT%2B1" in plus.text
+        assert "tz=Etc/GMT+1" not in plus.text
         bad = await web.get(staff_url(clinic, "/agenda?tz=Mars/Base"))
         assert bad.status_code == 422
 

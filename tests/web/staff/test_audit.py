@@ -4,17 +4,25 @@ exactly one audit row. Enumerated over every GET route, so a new one is covered 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from litestar.routes import HTTPRoute
 
 from carebook.app import create_app
 from carebook.tenancy import tenant_tx
+from forms import instances
+from forms.instances import Filler
+from notifications import service as notify
 from tests.bookings.support import bookable, slot
+from tests.forms.support import create_form, require_forms
 from tests.web.staff.support import add_member, browser, sign_in
 from tests.web.staff.test_agenda import book
 
 PARAM = re.compile(r"{(\w+):(\w+)}")
 STREAMS = ("/staff/events",)
+SECRET_ANSWER = "Octavia: the left knee, since 2019"  # nothing HTML escapes
+MARKS = ("Octavia Auditson", "octavia@x.test", SECRET_ANSWER)
+ANSWERED = {"key": "story", "type": "long_text", "label": "What brings you here?"}
 
 
 def get_routes() -> list[str]:
@@ -37,6 +45,8 @@ async def audit_count(clinic) -> int:
 
 async def test_every_route_showing_patient_data_audits_exactly_once(client, clinic):
     setup = await bookable(clinic.tenant)
+    form = await create_form(client, clinic, name="Audit intake", fields=[ANSWERED])
+    assert (await require_forms(client, clinic, setup, [form["id"]])).status_code == 200
     start = slot(clinic.tenant, days=1, hour=10)
     booked = await book(
         client, clinic, setup, start, name="Octavia Auditson", email="octavia@x.test"
@@ -45,6 +55,14 @@ async def test_every_route_showing_patient_data_audits_exactly_once(client, clin
         patient_id = await conn.fetchval(
             "SELECT patient_id FROM appointments WHERE id = $1", booked["appointment_id"]
         )
+        await instances.generate(conn, booked["appointment_id"], "intake")
+        [instance] = await instances.list_instances(conn, booked["appointment_id"])
+        await instances.save_answers(
+            conn, booked["appointment_id"], instance.id, {"story": SECRET_ANSWER},
+            Filler("patient"), datetime.now(UTC),
+        )  # fmt: skip
+    # Her messages (to the outbox: no SMTP here) name her: they are patient data too.
+    await notify.on_booked(clinic.tenant, booked["appointment_id"], None)
     admin = await add_member(clinic, "admin")
     values = {
         "clinic": clinic.slug,
@@ -69,7 +87,9 @@ async def test_every_route_showing_patient_data_audits_exactly_once(client, clin
             before = await audit_count(clinic)
             r = await web.get(url)
             after = await audit_count(clinic)
-            if "Octavia Auditson" in r.text or "octavia@x.test" in r.text:
+            if any(
+                mark in r.text for mark in ("Octavia Auditson", "octavia@x.test", SECRET_ANSWER)
+            ):
                 showing.append(path)
                 expected = 2 if path.endswith("/staff/book") else 1  # a search and a record
                 assert after - before == expected, (path, after - before)
@@ -80,4 +100,37 @@ async def test_every_route_showing_patient_data_audits_exactly_once(client, clin
         "/c/{clinic:str}/staff/appointments/{appointment_id:uuid}",
         "/api/v1/clinics/{clinic:str}/appointments",
         "/api/v1/clinics/{clinic:str}/appointments/{appointment_id:uuid}",
+        "/api/v1/clinics/{clinic:str}/appointments/{appointment_id:uuid}/forms",
+        "/api/v1/clinics/{clinic:str}/notifications",
+        "/api/v1/clinics/{clinic:str}/outbox",
     } <= set(showing)
+
+
+async def test_the_patient_record_shows_her_forms_and_messages(client, clinic):
+    """The record page (enumerated above) shows answers and messages, with one audit row."""
+    setup = await bookable(clinic.tenant)
+    form = await create_form(client, clinic, name="Audit intake", fields=[ANSWERED])
+    assert (await require_forms(client, clinic, setup, [form["id"]])).status_code == 200
+    booked = await book(client, clinic, setup, slot(clinic.tenant, days=1, hour=11))
+    async with tenant_tx(clinic.tenant) as conn:
+        patient_id = await conn.fetchval(
+            "SELECT patient_id FROM appointments WHERE id = $1", booked["appointment_id"]
+        )
+        await instances.generate(conn, booked["appointment_id"], "intake")
+        [instance] = await instances.list_instances(conn, booked["appointment_id"])
+        await instances.save_answers(
+            conn, booked["appointment_id"], instance.id, {"story": SECRET_ANSWER},
+            Filler("patient"), datetime.now(UTC),
+        )  # fmt: skip
+    await notify.on_booked(clinic.tenant, booked["appointment_id"], None)
+    admin = await add_member(clinic, "admin")
+    async with browser(client) as web:
+        await sign_in(web, admin)
+        before = await audit_count(clinic)
+        page = await web.get(f"/c/{clinic.slug}/staff/patients/{patient_id}")
+        assert await audit_count(clinic) - before == 1
+    assert SECRET_ANSWER in page.text and 'data-testid="patient-messages"' in page.text
+    async with tenant_tx(clinic.tenant) as conn:
+        row = await conn.fetchrow("SELECT * FROM audit_events ORDER BY id DESC LIMIT 1")
+    assert (row["subject"], row["patient_id"]) == ("patient", patient_id)
+    assert SECRET_ANSWER not in row["detail"]

@@ -59,3 +59,51 @@ async def test_admin_adds_a_service_and_a_calendar_that_patients_can_book(client
         assert r.status_code == 422 and "price like 65.00" in r.text
         r = await web.post(staff_url(clinic, "/catalog/calendars"), data=form)  # slug taken
         assert r.status_code == 409
+
+
+async def test_required_forms_are_chosen_on_the_calendar_and_a_booking_gets_them(client, clinic):
+    from carebook.tenancy import tenant_tx
+    from forms import instances
+    from tests.bookings.support import bookable, booking_body, idem, place_hold, slot
+    from tests.forms.support import create_form
+
+    setup = await bookable(clinic.tenant)
+    intake = await create_form(client, clinic, name="Knee intake")
+    after = await create_form(client, clinic, name="Visit report", phase="post_appointment")
+    admin = await add_member(clinic, "admin")
+    async with browser(client) as web:
+        csrf = await sign_in(web, admin)
+        page = await web.get(staff_url(clinic, f"/catalog/calendars/{setup.calendar_id}"))
+        assert "Knee intake" in page.text and "Visit report" not in page.text  # intake only
+        fields = {}
+        for tag in re.findall(r"<input [^>]*>", page.text):
+            name = re.search(r'name="(\w+)"', tag)
+            value = re.search(r'value="([^"]*)"', tag)
+            if name and value and name.group(1) not in ("specialists", "forms"):
+                fields[name.group(1)] = value.group(1)
+        fields.update(
+            {
+                "csrf_token": csrf,
+                "service_id": re.search(r'<option value="([^"]+)" selected', page.text).group(1),
+                "kind": "standard",
+                "listed": "on",
+                "active": "on",
+            }
+        )
+        spec = re.search(r'name="specialists" value="([^"]+)" checked', page.text).group(1)
+        target = staff_url(clinic, f"/catalog/calendars/{setup.calendar_id}")
+        # Not an intake template: refused by the forms domain, explained on the page.
+        r = await web.post(target, data={**fields, "specialists": spec, "forms": after["id"]})
+        assert r.status_code == 422 and "form" in r.text.lower(), r.text[:800]
+        r = await web.post(target, data={**fields, "specialists": spec, "forms": intake["id"]})
+        assert r.status_code == 303, r.text[:800]
+        page = await web.get(r.headers["location"])
+        assert re.search(rf'name="forms" value="{intake["id"]}" checked', page.text)
+    held = await place_hold(client, clinic.public, setup, slot(clinic.tenant, 1, 10))
+    r = await client.post(f"{clinic.public}/bookings", json=booking_body(held), headers=idem())
+    assert r.status_code == 201, r.text
+    appointment = r.json()["appointment_id"]
+    async with tenant_tx(clinic.tenant) as conn:
+        await instances.generate(conn, appointment, "intake")  # what the booked actor runs
+        found = await instances.list_instances(conn, appointment)
+    assert [(i.name, i.phase, i.status) for i in found] == [("Knee intake", "intake", "pending")]

@@ -39,7 +39,9 @@ let pending = null;
 async function refresh() {
   const url = new URL(location.href);
   url.searchParams.set("fragment", "1");
-  const focused = document.activeElement?.dataset?.appt;
+  const active = document.activeElement;
+  const focused = active?.dataset?.appt;
+  const cellHref = active?.dataset && "cell" in active.dataset ? active.getAttribute("href") : null;
   const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
   if (!response.ok) return;
   const before = root.querySelector(".agenda-grid-wrap")?.dataset.count;
@@ -47,6 +49,7 @@ async function refresh() {
   layout();
   const after = root.querySelector(".agenda-grid-wrap")?.dataset.count;
   if (focused) root.querySelector(`[data-appt="${focused}"]`)?.focus();
+  else if (cellHref) [...root.querySelectorAll("a[data-cell]")].find((a) => a.getAttribute("href") === cellHref)?.focus();
   announce.textContent = before === after ? "Agenda updated." : `Agenda updated: ${after} appointments.`;
 }
 function scheduleRefresh() {
@@ -76,26 +79,45 @@ function follow() {
 }
 
 function columns() {
-  return [...root.querySelectorAll(".spec-col, .week-grid tbody tr")].map((c) => [
-    ...c.querySelectorAll("a[data-appt]"),
-  ]);
+  return [...root.querySelectorAll(".spec-col")].map((c) => [...c.querySelectorAll("a[data-appt]")]);
 }
 
-root.addEventListener("keydown", (event) => {
-  const link = event.target.closest?.("a[data-appt]");
-  if (!link) return;
+// Week view: the cell of the next row (up/down) or column (left/right) that has appointments.
+function weekTarget(link, key) {
+  const td = link.closest("td");
+  const rows = [...root.querySelectorAll(".week-grid tbody tr")];
+  let r = rows.indexOf(td.parentElement);
+  let c = td.cellIndex;
+  const dr = key === "ArrowDown" ? 1 : key === "ArrowUp" ? -1 : 0;
+  const dc = key === "ArrowRight" ? 1 : key === "ArrowLeft" ? -1 : 0;
+  for (;;) {
+    r += dr;
+    c += dc;
+    const row = rows[r];
+    if (!row || c < 1 || c >= row.cells.length) return null;
+    const found = row.cells[c].querySelector("a[data-cell]");
+    if (found) return found;
+  }
+}
+
+function dayTarget(link, key) {
   const cols = columns();
   const ci = cols.findIndex((c) => c.includes(link));
   const ri = cols[ci].indexOf(link);
-  let target = null;
-  if (event.key === "ArrowDown") target = cols[ci][ri + 1];
-  else if (event.key === "ArrowUp") target = cols[ci][ri - 1];
-  else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
-    const step = event.key === "ArrowRight" ? 1 : -1;
-    for (let c = ci + step; c >= 0 && c < cols.length; c += step) {
-      if (cols[c].length) { target = cols[c][Math.min(ri, cols[c].length - 1)]; break; }
-    }
+  if (key === "ArrowDown") return cols[ci][ri + 1];
+  if (key === "ArrowUp") return cols[ci][ri - 1];
+  const step = key === "ArrowRight" ? 1 : -1;
+  for (let c = ci + step; c >= 0 && c < cols.length; c += step) {
+    if (cols[c].length) return cols[c][Math.min(ri, cols[c].length - 1)];
   }
+  return null;
+}
+
+root.addEventListener("keydown", (event) => {
+  if (!["ArrowDown", "ArrowUp", "ArrowLeft", "ArrowRight"].includes(event.key)) return;
+  const link = event.target.closest?.("a[data-appt], a[data-cell]");
+  if (!link) return;
+  const target = link.dataset.appt ? dayTarget(link, event.key) : weekTarget(link, event.key);
   if (target) {
     event.preventDefault();
     target.focus();

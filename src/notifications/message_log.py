@@ -1,0 +1,68 @@
+"""Reading the message log: what the clinic sent, to whom, and how it went.
+
+Every function takes a tenant connection. Rows never hold message bodies (those stay in the
+local outbox when no provider is configured); ``subject`` is the outbox copy's, if any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from notifications.schemas import LogEntry
+
+_LOG = """
+SELECT id, appointment_id, event, recipient, recipient_kind, channel, transport, template,
+       language, status, attempts, provider_id, error, created_at, updated_at, sent_at
+FROM notification_log
+WHERE $1::uuid IS NULL OR appointment_id = $1
+ORDER BY created_at DESC, id LIMIT $2
+"""
+# A patient's messages: those about their appointments addressed to them (not the copies
+# sent to the specialist or the clinic). Goes by appointments(patient_id), then the log's
+# appointment index.
+_PATIENT = """
+SELECT l.id, l.appointment_id, a.starts_at AS appointment_starts_at, l.event, l.channel,
+       l.recipient, l.template, l.status, l.attempts, l.created_at, l.sent_at,
+       (SELECT o.subject FROM outbox_messages o WHERE o.log_id = l.id
+        ORDER BY o.created_at LIMIT 1) AS subject
+FROM appointments a
+JOIN notification_log l ON l.appointment_id = a.id AND l.recipient_kind = 'patient'
+WHERE a.patient_id = $1
+ORDER BY l.created_at DESC, l.id LIMIT $2
+"""
+
+
+@dataclass(frozen=True)
+class PatientMessage:
+    id: UUID
+    appointment_id: UUID
+    appointment_starts_at: datetime
+    event: str
+    channel: str
+    recipient: str
+    template: str
+    status: str  # queued | sent | failed | bounced
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    subject: str | None
+
+
+async def log_entries(
+    conn: asyncpg.Connection, appointment_id: UUID | None = None, limit: int = 100
+) -> list[LogEntry]:
+    """The message log, newest first; only one appointment's when given."""
+    rows = await conn.fetch(_LOG, appointment_id, limit)
+    return [LogEntry(**dict(r)) for r in rows]
+
+
+async def patient_messages(
+    conn: asyncpg.Connection, patient_id: UUID, limit: int = 100
+) -> list[PatientMessage]:
+    """Messages sent to a patient about their appointments, newest first."""
+    rows = await conn.fetch(_PATIENT, patient_id, limit)
+    return [PatientMessage(**dict(r)) for r in rows]
