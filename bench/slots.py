@@ -1,6 +1,6 @@
 """Benchmark of the availability engine (issue 4): 31 days x 10 specialists on one calendar.
 
-Run: ``.venv/bin/python bench/slots.py [--levels 1000,10000,100000,1000000] [--runs 200]``.
+Run: ``.venv/bin/python bench/slots.py [--levels 1000,100000,1000000] [--runs 200]``.
 Uses DATABASE_URL's server if set, else the embedded PostgreSQL (data in .carebook/bench);
 creates its own database ``carebook_bench`` afresh, migrates it and onboards one clinic.
 
@@ -9,9 +9,11 @@ Data: one Berlin clinic with 400 specialists, each working Mon-Fri 09:00-17:00 (
 specialists and over a year of working slots (a fixed permutation, so blocking appointments
 never overlap): 85 % booked/confirmed/done, 10 % cancelled, 5 % expired holds. At 1M that is
 2,500 appointments per specialist, ~60 % of their working slots. Levels are cumulative.
-Timed: the SQL function call (round trip on a local socket; an upper bound of server time)
-and the slots service (tenant transaction + engine + grouping, what the endpoint runs) and the
-HTTP endpoint in process (ASGI, no network).
+Timed side by side: the engine's SQL (``count(*)`` of ``available_slots()``, round trip on a
+local socket), the slots service (``slots_document()``: the response document PostgreSQL
+builds, what the endpoint sends) and the HTTP endpoint in process (ASGI, no network); plus
+CPU per request (Python + the PostgreSQL backends, from /proc), which the machine's load
+moves far less than the wall-clock percentiles.
 """
 
 from __future__ import annotations
@@ -105,8 +107,33 @@ def query_days(k: int) -> tuple[date, date]:
     return first, first + timedelta(days=30)
 
 
+def backend_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) PostgreSQL backends ``pids`` have used so far (local
+    server: /proc). Unlike wall-clock percentiles, this hardly moves with the machine's load."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def database_backends(conn: Any) -> list[int]:
+    return [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend'"
+        )
+    ]
+
+
 async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[str, float]:
-    from calendars.slots import available_slots, first_instant
+    """sql: the engine alone; svc: the service's document (what the endpoint sends); http:
+    the endpoint in process. cpu: Python + PostgreSQL CPU per request, means over the runs."""
+    from calendars.slots import first_instant, slots_document
     from carebook.tenancy import tenant_tx
     from carebook.zones import valid_zone
 
@@ -115,8 +142,13 @@ async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[s
     service_ms: list[float] = []
     http_ms: list[float] = []
     count = 0
+    result: dict[str, float] = {}
     async with tenant_tx(tenant) as conn:
+        own = [await conn.fetchval("SELECT pg_backend_pid()")]
+        cpu = 0.0
         for k in range(runs + 10):
+            if k == 10:  # warm-up excluded
+                cpu = backend_cpu(own)
             first, last = query_days(k)
             started = time.perf_counter()
             count = await conn.fetchval(
@@ -126,16 +158,25 @@ async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[s
                 first_instant(last + timedelta(days=1), zone),
                 NOW,
             )
-            if k >= 10:  # warm-up excluded
+            if k >= 10:
                 sql_ms.append((time.perf_counter() - started) * 1000)
+        result["sql_cpu"] = (backend_cpu(own) - cpu) / runs * 1000
+        backends = await database_backends(conn)
+    size = 0
     for k in range(runs + 10):
+        if k == 10:
+            cpu, py = backend_cpu(backends), time.process_time()
         first, last = query_days(k)
         started = time.perf_counter()
-        await available_slots(tenant, calendar, first, last, None, None, NOW)
+        size = len(await slots_document(tenant, calendar, first, last, None, None, NOW))
         if k >= 10:
             service_ms.append((time.perf_counter() - started) * 1000)
+    result["svc_cpu"] = (backend_cpu(backends) - cpu + time.process_time() - py) / runs * 1000
     if http is not None:
-        for k in range(runs // 2 + 5):
+        http_runs = runs // 2
+        for k in range(http_runs + 5):
+            if k == 5:
+                cpu, py = backend_cpu(backends), time.process_time()
             first, last = query_days(k)
             started = time.perf_counter()
             r = await http.get(
@@ -145,8 +186,11 @@ async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[s
             assert r.status_code == 200, r.text
             if k >= 5:
                 http_ms.append((time.perf_counter() - started) * 1000)
-    result = {
+        cpu_s = backend_cpu(backends) - cpu + time.process_time() - py
+        result["http_cpu"] = cpu_s / http_runs * 1000
+    result |= {
         "rows": float(count),
+        "bytes": float(size),
         "sql_p50": statistics.median(sql_ms),
         "sql_p95": percentile(sql_ms, 0.95),
         "svc_p50": statistics.median(service_ms),
@@ -228,8 +272,9 @@ async def main(levels: list[int], runs: int, with_http: bool) -> None:
     info = machine_info() | {"postgres": await conn.fetchval("SHOW server_version")}
     await conn.close()
     print("machine:", info, flush=True)
-    names = ["sql p50", "sql p95", "svc p50", "svc p95", "http p50", "http p95", "insert s", "load"]
-    header = f"{'appointments':>12} {'slots':>6} " + " ".join(f"{n:>8}" for n in names)
+    names = ["sql p50", "sql p95", "svc p50", "svc p95", "http p50", "http p95",
+             "sql cpu", "svc cpu", "http cpu", "insert s", "load"]  # fmt: skip
+    header = f"{'appointments':>12} {'slots':>6} {'KiB':>5} " + " ".join(f"{n:>8}" for n in names)
     lines = [header]
     print(header, flush=True)
     done = 0
@@ -242,10 +287,13 @@ async def main(levels: list[int], runs: int, with_http: bool) -> None:
         inserted = time.perf_counter() - started
         done = level
         r = await time_level(tenant, calendar, runs, http)
+        keys = ["sql_p50", "sql_p95", "svc_p50", "svc_p95", "http_p50", "http_p95",
+                "sql_cpu", "svc_cpu", "http_cpu"]  # fmt: skip
+        figures = [r.get(key, 0.0) for key in keys]
         line = (
-            f"{level:>12,} {int(r['rows']):>6} {r['sql_p50']:>8.2f} {r['sql_p95']:>8.2f} "
-            f"{r['svc_p50']:>8.2f} {r['svc_p95']:>8.2f} {r.get('http_p50', 0):>8.2f} "
-            f"{r.get('http_p95', 0):>8.2f} {inserted:>8.1f} {os.getloadavg()[0]:>8.1f}"
+            f"{level:>12,} {int(r['rows']):>6} {r['bytes'] / 1024:>5.0f} "
+            + " ".join(f"{x:>8.2f}" for x in figures)
+            + f" {inserted:>8.1f} {os.getloadavg()[0]:>8.1f}"
         )
         lines.append(line)
         print(line, flush=True)
@@ -256,8 +304,9 @@ async def main(levels: list[int], runs: int, with_http: bool) -> None:
     await stop_pool()
     print("\n" + "\n".join(lines))
     print(
-        "(times in ms; slots = (start, specialist) rows returned for 31 days;"
-        " load = 1-minute load average after the level)"
+        "(times in ms; slots = (start, specialist) rows returned for 31 days; KiB = the"
+        " response document; cpu = CPU ms per request, Python + PostgreSQL (sql: PostgreSQL"
+        " only); load = 1-minute load average after the level)"
     )
     if explain_text:
         print("\nEXPLAIN (ANALYZE, BUFFERS) of the engine's query at 100,000 appointments:\n")
@@ -278,11 +327,13 @@ def prepare_database() -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--levels", default="1000,10000,100000,1000000")
+    parser.add_argument("--levels", default="1000,100000,1000000")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--no-http", action="store_true")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One access line per request on stderr would bury the table (its cost is ~20 µs).
+    logging.getLogger("carebook.access").setLevel(logging.WARNING)
     os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "bench"))
     prepare_database()
     asyncio.run(main([int(x) for x in args.levels.split(",")], args.runs, not args.no_http))

@@ -15,9 +15,7 @@ from calendars.schemas import (
     CalendarOut,
     CalendarPatch,
     Catalog,
-    ClinicInfo,
     PublicCalendar,
-    PublicService,
     PublicSpecialist,
     ServiceIn,
     ServiceOut,
@@ -26,7 +24,7 @@ from calendars.schemas import (
 )
 from calendars.service import availability_changed, delete_row
 from carebook.errors import Conflict, NotFound, ValidationFailed, echo
-from carebook.tenancy import Tenant
+from carebook.tenancy import Tenant, call_in_schema
 from carebook.zones import instant_in_range
 
 _SERVICE_COLUMNS = "id, name, description, default_duration_minutes, active"
@@ -310,17 +308,22 @@ def _public_calendar(row: asyncpg.Record) -> PublicCalendar:
     )
 
 
-async def public_catalog(conn: asyncpg.Connection, tenant: Tenant) -> Catalog:
-    """Listed, active services with their listed, active calendars."""
-    rows = await conn.fetch(_PUBLIC_CALENDARS.format(where="c.listed"))
-    services: dict[UUID, PublicService] = {}
-    for row in rows:
-        service = services.setdefault(
-            row["service_id"],
-            PublicService(row["service_id"], row["service_name"], row["service_description"], []),
-        )
-        service.calendars.append(_public_calendar(row))
-    return Catalog(ClinicInfo(tenant.slug, tenant.name, tenant.timezone), list(services.values()))
+_CATALOG_DOCUMENT = "SELECT {schema}.public_catalog_document($1, $2, $3)"
+
+
+async def public_catalog_document(tenant: Tenant) -> bytes:
+    """The public catalog's JSON (``Catalog``) as PostgreSQL wrote it (tenant migration
+    ``0150_slots_document``): listed, active services with their listed, active calendars."""
+    [row] = await call_in_schema(
+        tenant, _CATALOG_DOCUMENT, tenant.slug, tenant.name, tenant.timezone
+    )
+    document: bytes = row[0]
+    return document
+
+
+async def public_catalog(tenant: Tenant) -> Catalog:
+    """``public_catalog_document()`` as values, for server-rendered pages."""
+    return msgspec.json.decode(await public_catalog_document(tenant), type=Catalog)
 
 
 async def public_calendar_by_slug(conn: asyncpg.Connection, slug: str) -> PublicCalendar:

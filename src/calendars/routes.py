@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -18,14 +18,12 @@ from calendars.schemas import (
     Catalog,
     ClosureIn,
     ClosureOut,
-    DayOut,
     OverrideIn,
     OverrideOut,
     PublicCalendar,
     ServiceIn,
     ServiceOut,
     ServicePatch,
-    SlotOut,
     SlotsOut,
     SpecialistIn,
     SpecialistOut,
@@ -40,6 +38,11 @@ from tenants.guards import PUBLIC, STAFF, StaffPrincipal
 
 STAFF_PATH = "/api/v1/clinics/{clinic:str}"
 PUBLIC_PATH = "/api/v1/clinics/{clinic:str}/public"
+
+
+def json_bytes(document: bytes) -> Response[Any]:
+    """A JSON document PostgreSQL already wrote, sent as it is (no decode, no encode)."""
+    return Response(document, media_type=MediaType.JSON)
 
 
 def clock(request: Request[Any, Any, Any]) -> datetime:
@@ -318,10 +321,9 @@ class PublicCatalogController(Controller):
     )
     async def catalog(
         self, request: Request[Any, Any, Any], tenant: NamedDependency[Tenant]
-    ) -> Catalog:
+    ) -> Response[Catalog]:
         await limit(request, tenant.slug, "read")
-        async with tenant_tx(tenant) as conn:
-            return await catalog.public_catalog(conn, tenant)
+        return json_bytes(await catalog.public_catalog_document(tenant))
 
     @get(
         "/calendars/by-slug/{slug:str}",
@@ -356,26 +358,14 @@ class PublicCatalogController(Controller):
         ],
         tz: Annotated[str | None, QueryParameter(description="IANA zone; default clinic's")] = None,
         specialist_id: FromQuery[UUID | None] = None,
-    ) -> SlotsOut:
+    ) -> Response[SlotsOut]:
         await limit(request, tenant.slug, "read")
         first = parse_local_date(start, "start")
         last = parse_local_date(end, "end")
-        result = await slots.available_slots(
+        document = await slots.slots_document(
             tenant, calendar_id, first, last, tz, specialist_id, clock(request)
         )
-        return SlotsOut(
-            calendar_id=result.calendar_id,
-            timezone=result.timezone,
-            duration_minutes=result.duration_minutes,
-            days=[
-                DayOut(
-                    date=day.date.isoformat(),
-                    slots=[SlotOut(s.start, s.end, s.specialist_ids) for s in day.slots],
-                    closed=day.closed,
-                )
-                for day in result.days
-            ],
-        )
+        return json_bytes(document)
 
 
 route_handlers: list[Any] = [

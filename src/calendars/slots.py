@@ -1,8 +1,9 @@
 """Bookable slots: thin Python edges around the SQL engine ``available_slots()``.
 
-The engine (``sql/tenant/0015_availability_engine.sql``) does all the work in one statement;
-this module only turns local dates into instants, groups rows by the viewer's local date and
-answers "is this instant a slot?" for the bookings domain.
+The engine (``sql/tenant/0050_engine_point_mode.sql``) does all the work in one statement and
+``slots_document()`` (``0150_slots_document.sql``) wraps it into the endpoint's JSON; this
+module only validates the request, turns local dates into instants and answers "is this
+instant a slot?" for the bookings domain.
 """
 
 from __future__ import annotations
@@ -13,39 +14,27 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
+from calendars.schemas import SlotsOut
 from carebook.errors import NotFound, ValidationFailed
-from carebook.tenancy import Tenant, tenant_tx
+from carebook.tenancy import Tenant, call_in_schema
 from carebook.zones import first_instant, valid_zone
 
 MAX_RANGE_DAYS = 62
 
-# Formatting happens in PostgreSQL under ``SET LOCAL TimeZone`` (the viewer's zone): a few
-# thousand slots are rendered far faster there than with zoneinfo + isoformat in Python.
-ISO_LOCAL = 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
-SLOTS_SQL = f"""
-SELECT to_char(s.slot_start, 'YYYY-MM-DD') AS day,
-       to_char(s.slot_start, '{ISO_LOCAL}') AS start,
-       to_char(s.slot_end, '{ISO_LOCAL}') AS end,
-       array_agg(s.specialist_id::text ORDER BY s.specialist_id) AS ids
-FROM available_slots($1, $2, $3, $4, $5) s
-GROUP BY s.slot_start, s.slot_end
-ORDER BY s.slot_start
-"""
-
-
-# Clinic closures (local dates of the clinic's zone) that overlap each viewer-local day of
-# the range, with their reasons. Runs under the viewer's TimeZone like SLOTS_SQL.
-CLOSED_DAYS_SQL = """
-SELECT d::date AS day,
-       coalesce(string_agg(DISTINCT nullif(btrim(c.reason), ''), '; '), '') AS reason
-FROM generate_series($1::date, $2::date, interval '1 day') d
-JOIN closures c
-  ON c.dates && daterange($1::date - 2, $2::date + 3)
- AND tstzrange(lower(c.dates)::timestamp AT TIME ZONE $3, upper(c.dates)::timestamp AT TIME ZONE $3)
-  && tstzrange(d::timestamp AT TIME ZONE $4, (d + interval '1 day')::timestamp AT TIME ZONE $4)
-GROUP BY d
-"""
+# The whole response document is built by the clinic-schema function slots_document()
+# (sql/tenant/0150_slots_document.sql): engine, grouping by the viewer's local date, closures
+# and JSON in one statement, one round trip; its bytes go to the client untouched.
+_SLOTS_DOCUMENT = (
+    "SELECT missing, document FROM {schema}.slots_document($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+_MISSING = {
+    "calendar_not_found": lambda: NotFound("No such calendar.", code="calendar_not_found"),
+    "specialist_not_found": lambda: NotFound(
+        "There is no such specialist.", code="specialist_not_found"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -72,17 +61,7 @@ class SlotsResult:
     days: list[DaySlots]
 
 
-async def calendar_duration(conn: asyncpg.Connection, calendar_id: UUID) -> int:
-    """The duration of an active calendar, or 404."""
-    duration: int | None = await conn.fetchval(
-        "SELECT duration_minutes FROM calendars WHERE id = $1 AND active", calendar_id
-    )
-    if duration is None:
-        raise NotFound("No such calendar.", code="calendar_not_found")
-    return duration
-
-
-async def available_slots(
+async def slots_document(
     tenant: Tenant,
     calendar_id: UUID,
     start: date,
@@ -90,11 +69,12 @@ async def available_slots(
     tz: str | None,
     specialist_id: UUID | None,
     now: datetime,
-) -> SlotsResult:
-    """Slots of a calendar whose start falls on local dates ``start``…``end`` of ``tz``.
+) -> bytes:
+    """The slots endpoint's JSON body (``SlotsOut``), as PostgreSQL wrote it.
 
-    Every date of the range is listed, with an empty list when it has no slots, and with
-    ``closed`` (the reason, or "") when a clinic closure overlaps that local day.
+    Slots of a calendar whose start falls on local dates ``start``…``end`` of ``tz`` (default:
+    the clinic's zone). Every date of the range is listed, with an empty list when it has no
+    slots, and with ``closed`` (the reason, or "") when a clinic closure overlaps that day.
     """
     zone_name = tz or tenant.timezone
     zone = valid_zone(zone_name, "tz")
@@ -106,24 +86,37 @@ async def available_slots(
         )
     window_from = first_instant(start, zone)
     window_to = first_instant(end + timedelta(days=1), zone)
-    async with tenant_tx(tenant) as conn:
-        duration = await calendar_duration(conn, calendar_id)
-        if specialist_id is not None and not await conn.fetchval(
-            "SELECT 1 FROM specialists WHERE id = $1", specialist_id
-        ):
-            raise NotFound("There is no such specialist.", code="specialist_not_found")
-        await conn.execute("SELECT set_config('TimeZone', $1, true)", zone_name)
-        rows = await conn.fetch(SLOTS_SQL, calendar_id, window_from, window_to, now, specialist_id)
-        closed = {
-            r["day"]: r["reason"]
-            for r in await conn.fetch(CLOSED_DAYS_SQL, start, end, tenant.timezone, zone_name)
-        }
-    by_day: dict[str, list[Slot]] = {}
-    for row in rows:
-        by_day.setdefault(row["day"], []).append(Slot(row["start"], row["end"], row["ids"]))
-    dates = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    days = [DaySlots(d, by_day.get(d.isoformat(), []), closed.get(d)) for d in dates]
-    return SlotsResult(calendar_id, zone_name, duration, days)
+    [row] = await call_in_schema(
+        tenant, _SLOTS_DOCUMENT, calendar_id, start, end, zone_name, window_from, window_to,
+        now, specialist_id, tenant.timezone,
+    )  # fmt: skip
+    if row["missing"] is not None:
+        raise _MISSING[row["missing"]]()
+    document: bytes = row["document"]
+    return document
+
+
+async def available_slots(
+    tenant: Tenant,
+    calendar_id: UUID,
+    start: date,
+    end: date,
+    tz: str | None,
+    specialist_id: UUID | None,
+    now: datetime,
+) -> SlotsResult:
+    """``slots_document()`` as values, for server-rendered pages."""
+    raw = await slots_document(tenant, calendar_id, start, end, tz, specialist_id, now)
+    doc = msgspec.json.decode(raw, type=SlotsOut)
+    days = [
+        DaySlots(
+            date.fromisoformat(d.date),
+            [Slot(s.start, s.end, s.specialist_ids) for s in d.slots],
+            d.closed,
+        )
+        for d in doc.days
+    ]
+    return SlotsResult(doc.calendar_id, doc.timezone, doc.duration_minutes, days)
 
 
 SlotState = Literal["free", "taken", "not_a_slot"]

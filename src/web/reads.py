@@ -39,8 +39,7 @@ class PatientAppointment:
 
 async def public_catalog(tenant: Tenant) -> list[PublicService]:
     """Listed, active calendars grouped by their active service (``calendars.catalog``)."""
-    async with tenant_tx(tenant) as conn:
-        return (await catalog.public_catalog(conn, tenant)).services
+    return (await catalog.public_catalog(tenant)).services
 
 
 async def calendar_by_slug(tenant: Tenant, slug: str) -> PublicCalendar:

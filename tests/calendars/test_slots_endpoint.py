@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
+from calendars.schemas import Catalog, SlotOut, SlotsOut
 from carebook.tenancy import tenant_tx
 from tests.factories import add_calendar, add_specialist
 from tests.helpers import problem
@@ -213,3 +215,41 @@ async def test_days_say_which_clinic_closure_covers_them(client, clinic, pin_clo
     seen = {d["date"]: d["closed"] for d in ny.json()["days"]}
     assert seen["2026-12-23"] == seen["2026-12-26"] == "Christmas holidays"
     assert seen["2026-12-27"] is None
+
+
+async def test_documents_written_by_postgres_escape_text_and_match_the_schema(
+    client, clinic, pin_clock
+):
+    """Issue 18 item 4: PostgreSQL writes the slots and catalog JSON; text stays intact."""
+    pin_clock(datetime(2026, 12, 1, tzinfo=UTC))
+    sid = await add_specialist(
+        clinic.tenant, name='Dr "Zoë" \\ Ünal', weekly={3: [("09:00", "10:00")]}
+    )
+    cal = await add_calendar(clinic.tenant, [sid], duration=60, name='Check-up "plus" \\ ✓')
+    reason = 'Team day "offsite"\\ back\tsoon\nß — 休'
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute(
+            "INSERT INTO closures (dates, reason) VALUES ('[2026-12-24,2026-12-25)', $1)", reason
+        )
+    r = await client.get(
+        f"{clinic.public}/calendars/{cal['id']}/slots",
+        params={"start": "2026-12-23", "end": "2026-12-24"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    doc = msgspec.json.decode(r.content, type=SlotsOut)  # exactly the declared schema
+    assert [d.closed for d in doc.days] == [None, reason]
+    assert doc.days[0].slots == [
+        SlotOut("2026-12-23T09:00:00+01:00", "2026-12-23T10:00:00+01:00", [str(sid)])
+    ]
+    catalog = await client.get(f"{clinic.public}/catalog")
+    assert catalog.headers["content-type"] == "application/json"
+    body = msgspec.json.decode(catalog.content, type=Catalog)
+    [service] = body.services
+    assert service.name == 'Check-up "plus" \\ ✓ service'
+    assert [c.name for c in service.calendars] == ['Check-up "plus" \\ ✓']
+    assert [s.name for s in service.calendars[0].specialists] == ['Dr "Zoë" \\ Ünal']
+    r = await client.get(
+        f"{clinic.public}/calendars/{cal['id']}/slots",
+        params={"start": "2026-12-23", "end": "2026-12-24", "specialist_id": str(cal["id"])},
+    )
+    problem(r, 404, "specialist_not_found")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,9 +11,9 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from carebook.errors import CarebookError, NotFound
-from carebook.events.hub import Hub, HubClosed, get_hub
-from carebook.events.replay import missed_events, parse_last_event_id
-from carebook.events.subscriber import PING, RESYNC, RETRY_MS, Event, Subscriber
+from carebook.events.hub import HubClosed, get_hub
+from carebook.events.replay import parse_last_event_id
+from carebook.events.stream import EventPump, EventStream
 from carebook.openapi import RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
@@ -70,9 +69,8 @@ class LiveUpdatesController(Controller):
                 raise NotFound("There is no such calendar.", code="calendar_not_found")
         # The browser's reconnect header wins over the id the page was first opened with.
         raw = request.headers.get("last-event-id") or last_event_id
-        return Stream(
-            _stream(hub, tenant.schema, calendar_id, parse_last_event_id(raw)),
-            media_type="text/event-stream",
+        return EventStream(
+            EventPump(hub, tenant.schema, calendar_id, parse_last_event_id(raw), False),
             headers=SSE_HEADERS,
         )
 
@@ -110,80 +108,14 @@ class StaffLiveUpdatesController(Controller):
                 "This server is restarting; reconnect shortly.", headers={"Retry-After": "2"}
             )
         raw = request.headers.get("last-event-id") or last_event_id
-        return Stream(
-            _stream(hub, staff_tenant.schema, WHOLE_CLINIC, parse_last_event_id(raw), True),
-            media_type="text/event-stream",
+        return EventStream(
+            EventPump(hub, staff_tenant.schema, WHOLE_CLINIC, parse_last_event_id(raw), True),
             headers=SSE_HEADERS,
         )
 
 
 # Staff streams subscribe to no calendar in particular: they want every event.
 WHOLE_CLINIC = UUID(int=0)
-
-
-async def _stream(
-    hub: Hub, schema: str, calendar_id: UUID, last_seen: int | None, everything: bool = False
-) -> AsyncIterator[bytes]:
-    """Subscribe first, then replay from the table, then follow the live queue.
-
-    ``sent`` is the id the client is known to have: live events at or below it are
-    skipped, so an event that is both replayed and queued is sent once.
-    """
-    try:
-        sub = await hub.subscribe(schema, calendar_id, everything=everything)
-    except HubClosed:
-        return
-    try:
-        opening = f"retry: {RETRY_MS}\n"
-        if last_seen is None:
-            opening += f"id: {sub.start_id}\n"  # a reconnect then replays from here
-        yield (opening + "\n").encode()
-        sent = sub.start_id
-        if last_seen is not None:
-            replay = await missed_events(sub, last_seen)
-            for event in replay:
-                yield event.frame
-            if not (replay and replay[0].type == RESYNC):
-                sent = max(sent, last_seen)
-        async for frame in _follow(sub, sent):
-            yield frame
-    finally:
-        hub.unsubscribe(sub)
-
-
-async def _follow(sub: Subscriber, sent: int) -> AsyncIterator[bytes]:
-    """Live frames and heartbeats until the hub closes the stream.
-
-    Whatever is queued when the stream wakes goes out as one chunk: under load, one write
-    per wake-up instead of one per event.
-    """
-    while True:
-        item = await sub.queue.get()
-        frames: list[bytes] = []
-        while True:
-            if item is PING:
-                ping = b": ping\n"
-                # Nothing for this calendar, but the clinic moved on: advance the client's
-                # Last-Event-ID (an id-only block dispatches no event) so a reconnect after
-                # a quiet spell does not look older than the retention. An empty queue
-                # means every event up to the hub's cursor has been taken from it.
-                if sub.queue.empty() and sub.cursor > sent:
-                    sent = sub.cursor
-                    ping += b"id: %d\n" % sent
-                frames.append(ping + b"\n")
-            elif isinstance(item, Event):
-                if item.type == RESYNC or item.id > sent:
-                    sent = max(sent, item.id)
-                    frames.append(item.frame)
-            else:  # CLOSE: the process is going down
-                if frames:
-                    yield b"".join(frames)
-                return
-            if sub.queue.empty():
-                break
-            item = sub.queue.get_nowait()
-        if frames:
-            yield b"".join(frames)
 
 
 @get("/health/live", tags=["platform"], summary="Live-updates hub of this process")

@@ -1,0 +1,184 @@
+"""The SSE response: subscribe, replay, follow — one coroutine writing straight to ASGI.
+
+Litestar's ``Stream`` pulls chunks through a chain of async generators (the route's, the
+framework's ``async for``) and runs each stream in an anyio task group. With a thousand
+streams per event, that per-delivery machinery was a good part of the fan-out's cost, so an
+event stream here is one plain loop per stream: wake on the subscriber's queue, take
+everything queued (frames are encoded once per event, shared by every stream), and hand it
+to ASGI ``send`` as one chunk. A disconnect is noticed by one waiter on ``receive``, which
+closes the subscriber; the loop then ends as it does on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from litestar.response import Stream
+from litestar.response.streaming import ASGIStreamingResponse
+from litestar.utils.helpers import get_enum_string_value
+
+from carebook.events.hub import Hub, HubClosed
+from carebook.events.replay import missed_events
+from carebook.events.subscriber import PING, RESYNC, RETRY_MS, Event, Subscriber
+
+if TYPE_CHECKING:
+    from litestar import Litestar, Request
+    from litestar.background_tasks import BackgroundTask, BackgroundTasks
+    from litestar.datastructures import Cookie
+    from litestar.enums import MediaType
+    from litestar.response.base import ASGIResponse
+    from litestar.types import Receive, Send, TypeEncodersMap
+
+_END = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+class EventPump:
+    """One stream's work: subscribe first, then replay from the table, then follow the queue.
+
+    ``sent`` is the id the client is known to have: live events at or below it are skipped,
+    so an event that is both replayed and queued is sent once.
+    """
+
+    __slots__ = ("calendar_id", "everything", "hub", "last_seen", "schema", "stopped", "sub")
+
+    def __init__(
+        self, hub: Hub, schema: str, calendar_id: UUID, last_seen: int | None, everything: bool
+    ) -> None:
+        self.hub, self.schema, self.calendar_id = hub, schema, calendar_id
+        self.last_seen, self.everything = last_seen, everything
+        self.sub: Subscriber | None = None
+        self.stopped = False
+
+    def stop(self) -> None:
+        """The client went away: end the stream after what it is writing now."""
+        self.stopped = True
+        if self.sub is not None:
+            self.sub.close()
+
+    async def run(self, send: Send) -> None:
+        try:
+            sub = self.sub = await self.hub.subscribe(
+                self.schema, self.calendar_id, everything=self.everything
+            )
+        except HubClosed:
+            return
+        try:
+            if self.stopped:
+                return
+            await self._send_events(send, sub)
+        finally:
+            self.hub.unsubscribe(sub)
+
+    async def _send_events(self, send: Send, sub: Subscriber) -> None:
+        opening = f"retry: {RETRY_MS}\n"
+        if self.last_seen is None:
+            opening += f"id: {sub.start_id}\n"  # a reconnect then replays from here
+        chunks = [(opening + "\n").encode()]
+        sent = sub.start_id
+        if self.last_seen is not None:
+            replay = await missed_events(sub, self.last_seen)
+            chunks += [event.frame for event in replay]
+            if not (replay and replay[0].type == RESYNC):
+                sent = max(sent, self.last_seen)
+        await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+        await _follow(send, sub, sent)
+
+
+async def _follow(send: Send, sub: Subscriber, sent: int) -> None:
+    """Live frames and heartbeats until the subscriber is closed (shutdown or disconnect).
+
+    Whatever is queued when the stream wakes goes out as one chunk: one write per wake-up,
+    however many events arrived together.
+    """
+    queue = sub.queue
+    while True:
+        item = await queue.get()
+        frames: list[bytes] = []
+        while True:
+            if isinstance(item, Event):
+                if item.id > sent or item.type == RESYNC:
+                    sent = max(sent, item.id)
+                    frames.append(item.frame)
+            elif item is PING:
+                ping = b": ping\n"
+                # Nothing for this calendar, but the clinic moved on: advance the client's
+                # Last-Event-ID (an id-only block dispatches no event) so a reconnect after
+                # a quiet spell does not look older than the retention. An empty queue
+                # means every event up to the hub's cursor has been taken from it.
+                if queue.empty() and sub.cursor > sent:
+                    sent = sub.cursor
+                    ping += b"id: %d\n" % sent
+                frames.append(ping + b"\n")
+            else:  # CLOSE: the process is going down, or the client went away
+                if frames:
+                    await send({"type": "http.response.body", "body": b"".join(frames),
+                                "more_body": True})  # fmt: skip
+                return
+            if queue.empty():
+                break
+            item = queue.get_nowait()
+        if frames:
+            body = frames[0] if len(frames) == 1 else b"".join(frames)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class _EventStreamResponse(ASGIStreamingResponse):
+    """The ASGI side: the pump's loop and one disconnect waiter, no task group."""
+
+    __slots__ = ()
+
+    async def send_body(self, send: Send, receive: Receive) -> None:
+        pump: EventPump = self.iterator  # type: ignore[assignment]
+        watcher = asyncio.ensure_future(_until_disconnect(receive))
+        watcher.add_done_callback(lambda _w: pump.stop())
+        try:
+            await pump.run(send)
+        finally:
+            watcher.cancel()
+        await send(_END)  # type: ignore[arg-type]
+
+
+class EventStream(Stream):
+    """``text/event-stream`` response of one ``EventPump`` (OpenAPI sees a ``Stream``)."""
+
+    def __init__(self, pump: EventPump, *, headers: dict[str, str]) -> None:
+        super().__init__((), media_type="text/event-stream", headers=headers)
+        self.pump = pump
+
+    def to_asgi_response(
+        self,
+        app: Litestar | None,
+        request: Request[Any, Any, Any],
+        *,
+        background: BackgroundTask | BackgroundTasks | None = None,
+        cookies: Iterable[Cookie] | None = None,
+        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        media_type: MediaType | str | None = None,
+        status_code: int | None = None,
+        type_encoders: TypeEncodersMap | None = None,
+    ) -> ASGIResponse:
+        response = _EventStreamResponse(
+            background=self.background or background,
+            content_length=0,
+            cookies=self.cookies if cookies is None else itertools.chain(self.cookies, cookies),
+            encoded_headers=encoded_headers,
+            encoding=self.encoding,
+            headers={**headers, **self.headers} if headers is not None else self.headers,
+            is_head_response=is_head_response,
+            iterator=(),
+            media_type=get_enum_string_value(self.media_type or media_type or "text/plain"),
+            status_code=self.status_code or status_code,
+        )
+        response.iterator = self.pump  # type: ignore[assignment]
+        return response
