@@ -125,7 +125,7 @@ BOOK_SQL = """SELECT replayed FROM {schema}.book_hold(
     gen_random_uuid()::text, sha256($2::text::bytea), $1::uuid, sha256('0'::bytea),
     'p' || gen_random_uuid() || '@bench.test', 'Bench Patient', NULL, 'Europe/Berlin', NULL,
     NULL, sha256($1::uuid::text::bytea),
-    sha256($2::text::bytea) || sha256($1::uuid::text::bytea))"""
+    sha256($2::text::bytea) || sha256($1::uuid::text::bytea), 'patient', NULL)"""
 
 
 def _backend_cpu_ms(pid: int) -> float:

@@ -6,7 +6,8 @@ probe however many clinics exist, instead of a query per clinic schema. For each
 clinic one transaction claims the due hints (``FOR UPDATE SKIP LOCKED``, so several
 processes share the work without waiting on each other), moves the still-``held`` rows to
 ``expired``, deletes the hints and publishes ``slot.released``. Hints of holds that were
-booked or released meanwhile are simply deleted.
+booked or released meanwhile are simply deleted. The same transaction purges the clinic's
+idempotency keys older than 24 hours (a bounded batch).
 """
 
 from __future__ import annotations
@@ -41,8 +42,14 @@ async def due_schemas(limit: int = CLINICS_PER_ROUND) -> list[str]:
 
 
 async def sweep_schema(schema: str) -> int:
-    """Expire one clinic's due holds; returns how many were expired."""
+    """Expire one clinic's due holds and purge its day-old idempotency keys.
+
+    Returns how many holds were expired. The purge rides along because every booking's hold
+    brings its clinic here when the hold's expiry hint falls due (``book_hold()`` no longer
+    probes for old keys on every booking)."""
     async with tenant_tx(schema) as conn:
+        # Before the events: publishing holds the clinic's event lock until commit.
+        await conn.execute(sql("bookings", "purge_idempotency_keys.sql"))
         rows = await conn.fetch(sql("bookings", "sweep_due_holds.sql"))
         for row in rows:
             await events.slot_released(conn, row)

@@ -119,3 +119,22 @@ async def test_due_clinics_come_from_the_hint_table_only(
     assert clinic.tenant.schema in due or (
         (await fetch_appointment(clinic.tenant, hold["hold_id"]))["status"] == "expired"
     )
+
+
+async def test_sweep_purges_day_old_idempotency_keys(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    # book_hold() no longer purges on every booking: the sweep of the clinic does.
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute(
+            "INSERT INTO idempotency_keys (key, request_hash, created_at) VALUES "
+            "('old', '\\x00', now() - interval '25 hours'), "
+            "('fresh', '\\x00', now() - interval '23 hours')"
+        )
+    setup = await bookable(clinic.tenant)
+    hold = await place_hold(client, clinic.public, setup, slot(clinic.tenant))
+    await backdate_hold(clinic.tenant, hold["hold_id"])
+    await sweeper.sweep_once()
+    async with tenant_tx(clinic.tenant) as conn:
+        keys = await conn.fetch("SELECT key FROM idempotency_keys ORDER BY key")
+    assert [k["key"] for k in keys] == ["fresh"]
