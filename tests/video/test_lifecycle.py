@@ -63,6 +63,9 @@ async def test_booking_makes_one_room_even_when_the_job_arrives_twice(
     appt = await book(client, clinic, setup, slot(tenant, days=2))
     aid = appt["appointment_id"]
     await status_is(tenant, aid, "ready")
+    # The room is ready before the job's run is recorded (the effect commits first, then
+    # job_runs): wait for the record, whose job id is sent again below.
+    await wait_for(lambda: _runs(tenant, "video.create_room", 1))
     args = f'{{"appointment_id": "{aid}", "event": "booked"}}'
     async with tenant_tx(tenant) as conn:
         original = await conn.fetchval(
