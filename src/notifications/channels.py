@@ -9,7 +9,6 @@ cannot help: the address was refused). ``delivery.deliver`` turns those into the
 from __future__ import annotations
 
 import json
-import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -19,6 +18,7 @@ from uuid import UUID
 import aiosmtplib
 import asyncpg
 
+from notifications import smtp_pool
 from notifications.config import SmtpConfig
 
 
@@ -106,33 +106,19 @@ def email_message(message: Message, sender: str) -> EmailMessage:
 
 
 class SmtpChannel:
-    """E-mail through an SMTP server: implicit TLS or STARTTLS, optional AUTH, timeouts."""
+    """E-mail through an SMTP server: implicit TLS or STARTTLS, optional AUTH, timeouts; over
+    kept-alive connections (``smtp_pool``)."""
 
     transport = "smtp"
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
-    def _tls_context(self) -> ssl.SSLContext | None:
-        if self.config.security == "none":
-            return None
-        return ssl.create_default_context(cafile=self.config.ca_file)
-
     async def send(self, message: Message, ctx: SendContext) -> str:
         cfg = self.config
         mail = email_message(message, cfg.sender)
         try:
-            await aiosmtplib.send(
-                mail,
-                hostname=cfg.host,
-                port=cfg.port,
-                username=cfg.username,
-                password=cfg.password,
-                use_tls=cfg.security == "tls",
-                start_tls=cfg.security == "starttls",
-                tls_context=self._tls_context(),
-                timeout=cfg.timeout_seconds,
-            )
+            await smtp_pool.pool_for(cfg).send(mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             if all(500 <= c < 600 for c in codes):
