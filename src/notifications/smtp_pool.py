@@ -20,6 +20,7 @@ message itself; a worker sending a burst of confirmations reuses its connections
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 import time
@@ -30,7 +31,6 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from notifications.config import SmtpConfig
-
 
 
 def _dead(exc: BaseException) -> bool:
@@ -96,7 +96,7 @@ class SmtpPool:
             pooled = self.idle.pop()  # the most recently used: the likeliest to be alive
             if now - pooled.last_used < idle_seconds() and pooled.client.is_connected:
                 return pooled
-            asyncio.ensure_future(_quit(pooled.client))
+            _closing(pooled.client)
         return None
 
     async def send(self, mail: EmailMessage) -> None:
@@ -136,7 +136,7 @@ class SmtpPool:
         keep = []
         for pooled in self.idle:
             if now - pooled.last_used >= idle_seconds() or not pooled.client.is_connected:
-                asyncio.ensure_future(_quit(pooled.client))
+                _closing(pooled.client)
             else:
                 keep.append(pooled)
         self.idle = keep
@@ -153,10 +153,18 @@ class SmtpPool:
 
 def _drop(client: aiosmtplib.SMTP) -> None:
     """Forget a connection whose session state is unknown (no QUIT: just close it)."""
-    try:
+    with contextlib.suppress(Exception):  # a broken connection may fail to close: gone anyway
         client.close()
-    except Exception:  # noqa: S110 - closing a broken connection may fail; it is gone anyway
-        pass
+
+
+_quitting: set[asyncio.Task[None]] = set()
+
+
+def _closing(client: aiosmtplib.SMTP) -> None:
+    """QUIT in the background (kept referenced until done)."""
+    task = asyncio.ensure_future(_quit(client))
+    _quitting.add(task)
+    task.add_done_callback(_quitting.discard)
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:

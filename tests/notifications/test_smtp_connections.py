@@ -154,7 +154,7 @@ def test_each_event_loop_has_its_own_connections(smtp: Inbox) -> None:
 
         try:
             asyncio.run(run())
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
