@@ -20,6 +20,7 @@ import asyncpg
 
 from notifications import smtp_pool
 from notifications.config import SmtpConfig
+from notifications.render import InlineImage
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Message:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     sender_name: str | None = None
     reply_to: str | None = None
+    # Images the HTML shows by ``cid:`` (the clinic's logo): multipart/related with the HTML.
+    inline_images: tuple[InlineImage, ...] = ()
 
 
 class DeliveryError(Exception):
@@ -77,7 +80,9 @@ class Channel(Protocol):
 
 
 def email_message(message: Message, sender: str) -> EmailMessage:
-    """An RFC 5322 message: plain text with an HTML alternative, then the attachments."""
+    """An RFC 5322 message: plain text with an HTML alternative (multipart/related with its
+    inline images, so the logo shows offline and without remote images), then the
+    attachments."""
     mail = EmailMessage()
     mail["From"] = formataddr((message.sender_name or "", sender))
     mail["To"] = message.to
@@ -89,6 +94,13 @@ def email_message(message: Message, sender: str) -> EmailMessage:
     mail.set_content(message.text)
     if message.html is not None:
         mail.add_alternative(message.html, subtype="html")
+        html_part = mail.get_body(("html",))
+        for image in message.inline_images if html_part is not None else ():
+            main_type, _, sub_type = image.content_type.partition("/")
+            html_part.add_related(  # type: ignore[union-attr]
+                image.content, maintype=main_type, subtype=sub_type, cid=f"<{image.cid}>",
+                disposition="inline", filename=image.filename,
+            )  # fmt: skip
     for att in message.attachments:
         main_type, _, rest = att.content_type.partition("/")
         sub_type, _, params_text = rest.partition(";")
