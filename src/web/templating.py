@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from litestar.plugins.jinja import JinjaTemplateEngine
-
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from litestar.plugins.jinja import JinjaTemplateEngine
 
 from carebook import i18n
 from web.js_messages import js_messages
