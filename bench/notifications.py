@@ -5,7 +5,9 @@ Run: ``.venv/bin/python bench/notifications.py``. Uses DATABASE_URL's server or 
 PostgreSQL, in its own database ``carebook_bench_notifications``; an ``aiosmtpd`` server on a
 free port; the job relay and a Dramatiq worker (``BENCH_THREADS`` threads) in this process.
 ``BENCH_APPOINTMENTS`` booked appointments each get a ``notifications.booked`` job (two
-e-mails: patient with .ics, specialist), so messages = 2 × appointments.
+e-mails: patient with .ics, specialist), so messages = 2 × appointments. SMTP connections
+are kept alive (``notifications/smtp_pool.py``); ``CAREBOOK_SMTP_IDLE_SECONDS=0`` makes every
+message open its own connection (the behaviour before the pool), for comparison.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ class Inbox:
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.target = 0
+        self.peers: set[Any] = set()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.count += 1
+            self.peers.add(session.peer)
             if self.count >= self.target:
                 self.done.set()
         return "250 OK"
@@ -154,7 +158,8 @@ async def main(url: str) -> None:
     print(f"render one e-mail (HTML+text, de) + .ics: median {cost['median_ms']:.2f} ms, "
           f"mean {cost['mean_ms']:.2f} ms over {RENDERS}")  # fmt: skip
     print(f"{len(ids)} notifications.booked jobs → {inbox.count} e-mails in {elapsed:.1f} s: "
-          f"{inbox.count / elapsed:.1f} messages/s (worker threads: {THREADS})")  # fmt: skip
+          f"{inbox.count / elapsed:.1f} messages/s (worker threads: {THREADS}; "
+          f"SMTP connections: {len(inbox.peers)})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ class ClinicSettings:
     email: str | None = None
     website: str | None = None
     country: str | None = None
+    # Branding (tenants/clinic_settings.py): the staff-chosen accent colour, "#rrggbb" or "".
+    accent_colour: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ClinicSettings:

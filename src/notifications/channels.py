@@ -9,7 +9,6 @@ cannot help: the address was refused). ``delivery.deliver`` turns those into the
 from __future__ import annotations
 
 import json
-import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -19,7 +18,9 @@ from uuid import UUID
 import aiosmtplib
 import asyncpg
 
+from notifications import smtp_pool
 from notifications.config import SmtpConfig
+from notifications.render import InlineImage
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Message:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     sender_name: str | None = None
     reply_to: str | None = None
+    # Images the HTML shows by ``cid:`` (the clinic's logo): multipart/related with the HTML.
+    inline_images: tuple[InlineImage, ...] = ()
 
 
 class DeliveryError(Exception):
@@ -77,7 +80,9 @@ class Channel(Protocol):
 
 
 def email_message(message: Message, sender: str) -> EmailMessage:
-    """An RFC 5322 message: plain text with an HTML alternative, then the attachments."""
+    """An RFC 5322 message: plain text with an HTML alternative (multipart/related with its
+    inline images, so the logo shows offline and without remote images), then the
+    attachments."""
     mail = EmailMessage()
     mail["From"] = formataddr((message.sender_name or "", sender))
     mail["To"] = message.to
@@ -89,6 +94,13 @@ def email_message(message: Message, sender: str) -> EmailMessage:
     mail.set_content(message.text)
     if message.html is not None:
         mail.add_alternative(message.html, subtype="html")
+        html_part = mail.get_body(("html",))
+        for image in message.inline_images if html_part is not None else ():
+            main_type, _, sub_type = image.content_type.partition("/")
+            html_part.add_related(  # type: ignore[union-attr]
+                image.content, maintype=main_type, subtype=sub_type, cid=f"<{image.cid}>",
+                disposition="inline", filename=image.filename,
+            )  # fmt: skip
     for att in message.attachments:
         main_type, _, rest = att.content_type.partition("/")
         sub_type, _, params_text = rest.partition(";")
@@ -106,33 +118,19 @@ def email_message(message: Message, sender: str) -> EmailMessage:
 
 
 class SmtpChannel:
-    """E-mail through an SMTP server: implicit TLS or STARTTLS, optional AUTH, timeouts."""
+    """E-mail through an SMTP server: implicit TLS or STARTTLS, optional AUTH, timeouts; over
+    kept-alive connections (``smtp_pool``)."""
 
     transport = "smtp"
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
-    def _tls_context(self) -> ssl.SSLContext | None:
-        if self.config.security == "none":
-            return None
-        return ssl.create_default_context(cafile=self.config.ca_file)
-
     async def send(self, message: Message, ctx: SendContext) -> str:
         cfg = self.config
         mail = email_message(message, cfg.sender)
         try:
-            await aiosmtplib.send(
-                mail,
-                hostname=cfg.host,
-                port=cfg.port,
-                username=cfg.username,
-                password=cfg.password,
-                use_tls=cfg.security == "tls",
-                start_tls=cfg.security == "starttls",
-                tls_context=self._tls_context(),
-                timeout=cfg.timeout_seconds,
-            )
+            await smtp_pool.pool_for(cfg).send(mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             if all(500 <= c < 600 for c in codes):

@@ -29,7 +29,7 @@ from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
 from notifications.channels import Message
 from notifications.delivery import Envelope, deliver
-from notifications.render import render
+from notifications.render import branding, render
 
 LINK_MINUTES = 15
 SESSION_MINUTES = 30
@@ -94,13 +94,18 @@ async def send_link(tenant: Tenant, link_id: UUID, job_id: UUID | None) -> str |
     if row is None or row["used_at"] is not None or row["recent"] > PER_EMAIL_PER_WINDOW:
         return None  # unknown e-mail, already used, or too many links for this address
     lang = row["language"]
-    r = render("magic_link", lang, tenant, link=link_url(tenant, link_id), minutes=LINK_MINUTES)
+    r = render(
+        "magic_link", lang, tenant, brand=await branding(tenant),
+        link=link_url(tenant, link_id), minutes=LINK_MINUTES,
+    )  # fmt: skip
     to = row["email"]
     env = Envelope(
         f"magic:{link_id}:{to.lower()}:email", None, "magic_link", "patient", "magic_link",
         lang, job_id,
     )  # fmt: skip
-    msg = Message("email", to, r.subject, r.text, r.html, (), tenant.name, tenant.settings.email)
+    msg = Message(
+        "email", to, r.subject, r.text, r.html, (), tenant.name, tenant.settings.email, r.images
+    )
     return await deliver(tenant, env, msg)
 
 

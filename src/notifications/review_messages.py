@@ -16,7 +16,7 @@ from carebook.settings import get_settings
 from carebook.tenancy import Tenant
 from notifications.channels import Message
 from notifications.delivery import Envelope, dedup_key
-from notifications.render import render
+from notifications.render import branding, render
 from notifications.service import (
     load_notice,
     manage_url,
@@ -64,7 +64,7 @@ async def send_review_invitation(
     lang = patient_language(tenant, notice)
     zone = zone_or(notice["patient_timezone"], tenant.timezone)
     r = render(
-        "review_invite", lang, tenant,
+        "review_invite", lang, tenant, brand=await branding(tenant),
         recipient_name=notice["patient_name"], other_name=notice["specialist_name"],
         review_url=review_url(manage_url(tenant, notice)), **when_values(notice, zone, lang),
     )  # fmt: skip
@@ -73,7 +73,9 @@ async def send_review_invitation(
         dedup_key(notice.id, INVITE_EVENT, to, "email"), notice.id, INVITE_EVENT, "patient",
         "review_invite", lang, job_id,
     )  # fmt: skip
-    msg = Message("email", to, r.subject, r.text, r.html, (), tenant.name, tenant.settings.email)
+    msg = Message(
+        "email", to, r.subject, r.text, r.html, (), tenant.name, tenant.settings.email, r.images
+    )
     [status] = await send_all(tenant, [(env, msg)])
     return status
 
@@ -93,9 +95,10 @@ async def send_low_rating_alert(
     base = get_settings().base_url
     event = f"review_alert:{alert.alert_id}"
     items = []
+    brand = await branding(tenant)
     for admin in admins:
         r = render(
-            "review_alert", lang, tenant,
+            "review_alert", lang, tenant, brand=brand,
             recipient_name=admin.name, other_name=notice["specialist_name"],
             rating=alert.rating, threshold=alert.threshold, comment=alert.comment,
             appointment_url=f"{base}/c/{tenant.slug}/staff/appointments/{notice.id}",
@@ -106,5 +109,5 @@ async def send_low_rating_alert(
             "review_alert", lang, job_id,
         )  # fmt: skip
         items.append((env, Message("email", admin.email, r.subject, r.text, r.html, (),
-                                   tenant.name, tenant.settings.email)))  # fmt: skip
+                                   tenant.name, tenant.settings.email, r.images)))  # fmt: skip
     return await send_all(tenant, items)

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -15,7 +15,7 @@ from carebook.jobs import outbox
 from carebook.openapi import problems
 from carebook.ratelimit import client_address
 from carebook.tenancy import Tenant, tenant_tx
-from notifications import message_log, webhooks
+from notifications import message_log, webhook_urls, webhooks
 from notifications.schemas import (
     LogEntry,
     OutboxAttachment,
@@ -23,6 +23,7 @@ from notifications.schemas import (
     WebhookDelivery,
     WebhookIn,
     WebhookOut,
+    WebhookPatch,
 )
 from tenants import audit
 from tenants.guards import STAFF, StaffPrincipal
@@ -138,7 +139,9 @@ class WebhooksController(Controller):
         description="Events: " + ", ".join(sorted(webhooks.SUBSCRIBABLE)) + ". Deliveries are "
         "POSTed as JSON with `Carebook-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "
         "'<t>.<body>')>` and `Carebook-Event-Id` (stable across retries).",
-        responses=problems(s403="admin_only", s422="unknown_event, validation_failed"),
+        responses=problems(
+            s403="admin_only", s422="unknown_event, webhook_url_not_allowed, validation_failed"
+        ),
     )
     async def create(
         self,
@@ -146,21 +149,51 @@ class WebhooksController(Controller):
         clinic_admin: NamedDependency[StaffPrincipal],
         data: JSONBody[WebhookIn],
     ) -> WebhookOut:
-        unknown = sorted(set(data.events) - webhooks.SUBSCRIBABLE)
-        if unknown:
-            raise ValidationFailed.field(
-                "events", f"Unknown event types: {', '.join(unknown)}.", code="unknown_event"
-            )
+        events = _known_events(data.events)
+        url = await webhook_urls.check_url(data.url)
         secret = webhooks.new_secret()
         async with tenant_tx(staff_tenant) as conn:
             row = await conn.fetchrow(
                 "INSERT INTO webhook_endpoints (url, secret, events) VALUES ($1, $2, $3) "
                 "RETURNING id, url, events, active, created_at",
-                data.url,
+                url,
                 secret,
-                sorted(set(data.events)),
+                events,
             )
         return WebhookOut(**dict(row), secret=secret)
+
+    @patch(
+        "/{webhook_id:uuid}",
+        summary="Change a webhook endpoint's URL, events or active flag (clinic admins)",
+        responses=problems(
+            s403="admin_only",
+            s404="webhook_not_found",
+            s422="unknown_event, webhook_url_not_allowed, validation_failed",
+        ),
+    )
+    async def update(
+        self,
+        staff_tenant: NamedDependency[Tenant],
+        clinic_admin: NamedDependency[StaffPrincipal],
+        webhook_id: FromPath[UUID],
+        data: JSONBody[WebhookPatch],
+    ) -> WebhookOut:
+        events = None if data.events is None else _known_events(data.events)
+        url = None if data.url is None else await webhook_urls.check_url(data.url)
+        async with tenant_tx(staff_tenant) as conn:
+            row = await conn.fetchrow(
+                """UPDATE webhook_endpoints
+                   SET url = coalesce($2, url), events = coalesce($3, events),
+                       active = coalesce($4, active)
+                   WHERE id = $1 RETURNING id, url, events, active, created_at""",
+                webhook_id,
+                url,
+                events,
+                data.active,
+            )
+        if row is None:
+            raise NotFound("No such webhook endpoint.", code="webhook_not_found")
+        return WebhookOut(**dict(row))
 
     @delete("/{webhook_id:uuid}", status_code=204, summary="Remove a webhook endpoint")
     async def remove(
@@ -212,6 +245,15 @@ class WebhooksController(Controller):
                 limit,
             )
         return [WebhookDelivery(**dict(r)) for r in rows]
+
+
+def _known_events(events: list[str]) -> list[str]:
+    unknown = sorted(set(events) - webhooks.SUBSCRIBABLE)
+    if unknown:
+        raise ValidationFailed.field(
+            "events", f"Unknown event types: {', '.join(unknown)}.", code="unknown_event"
+        )
+    return sorted(set(events))
 
 
 def _pages() -> list[Any]:

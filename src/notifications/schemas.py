@@ -48,11 +48,22 @@ class LogEntry(msgspec.Struct):
     sent_at: datetime | None
 
 
+WebhookUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+WebhookEvents = Annotated[
+    list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(min_length=1, max_length=20)
+]
+
+
 class WebhookIn(msgspec.Struct, forbid_unknown_fields=True):
-    url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+$", max_length=2000)]
-    events: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(min_length=1, max_length=20)
-    ]
+    url: WebhookUrl
+    """http(s) to a public address, no credentials (else 422 ``webhook_url_not_allowed``)."""
+    events: WebhookEvents
+
+
+class WebhookPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    url: WebhookUrl | None = None
+    events: WebhookEvents | None = None
+    active: bool | None = None
 
 
 class WebhookOut(msgspec.Struct):

@@ -25,7 +25,7 @@ from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
 from notifications.channels import Attachment, Message
 from notifications.delivery import Envelope, RetryLater, dedup_key, deliver
-from notifications.render import render, render_sms
+from notifications.render import branding, render, render_sms
 from web.display import zone_or
 from web.ics import IcsEvent, build_ics
 
@@ -132,7 +132,7 @@ def _envelope(
     return Envelope(key, notice.id, event, kind, template, lang, job_id)
 
 
-def _messages(
+async def _messages(
     tenant: Tenant,
     notice: Notice,
     event: str,
@@ -145,13 +145,14 @@ def _messages(
     """The patient's and the specialist's e-mail about ``notice`` (``template``_patient/…)."""
     out: list[tuple[Envelope, Message]] = []
     values = dict(extra or {})
+    brand = await branding(tenant)
     sender = tenant.name
     reply_to = tenant.settings.email
     if notice["patient_email"]:
         lang = patient_language(tenant, notice)
         zone = zone_or(notice["patient_timezone"], tenant.timezone)
         r = render(
-            f"{template}_patient", lang, tenant,
+            f"{template}_patient", lang, tenant, brand=brand,
             recipient_name=notice["patient_name"], other_name=notice["specialist_name"],
             manage_url=manage_url(tenant, notice),
             clinic_url=f"{get_settings().base_url}/c/{tenant.slug}/",
@@ -162,19 +163,22 @@ def _messages(
         )
         to = notice["patient_email"]
         env = _envelope(notice, event, to, "patient", f"{template}_patient", lang, job_id)
-        msg = Message("email", to, r.subject, r.text, r.html, attachments, sender, reply_to)
+        msg = Message(
+            "email", to, r.subject, r.text, r.html, attachments, sender, reply_to, r.images
+        )
         out.append((env, msg))
     if notice["specialist_email"]:
         lang = i18n.choose(None, None, tenant.settings.default_language)
         zone = zone_or(notice["specialist_timezone"], tenant.timezone)
         r = render(
-            f"{template}_specialist", lang, tenant,
+            f"{template}_specialist", lang, tenant, brand=brand,
             recipient_name=notice["specialist_name"], other_name=notice["patient_name"] or "",
             **when_values(notice, zone, lang), **values,
         )  # fmt: skip
         to = notice["specialist_email"]
         env = _envelope(notice, event, to, "specialist", f"{template}_specialist", lang, job_id)
-        out.append((env, Message("email", to, r.subject, r.text, r.html, (), sender, reply_to)))
+        msg = Message("email", to, r.subject, r.text, r.html, (), sender, reply_to, r.images)
+        out.append((env, msg))
     return out
 
 
@@ -203,7 +207,9 @@ async def on_booked(tenant: Tenant, appointment_id: UUID, job_id: UUID | None) -
     notice = await load_notice(tenant, appointment_id)
     if notice is None or notice["status"] not in ACTIVE:
         return  # cancelled (or gone) before the job ran: the cancellation notice says it all
-    await send_all(tenant, _messages(tenant, notice, "booked", "booked", job_id, ics="publish"))
+    await send_all(
+        tenant, await _messages(tenant, notice, "booked", "booked", job_id, ics="publish")
+    )
     await plan_reminders(tenant, notice)
 
 
@@ -214,7 +220,7 @@ async def on_cancelled(
     notice = await load_notice(tenant, appointment_id)
     if notice is None or notice["status"] != "cancelled":
         return
-    items = _messages(
+    items = await _messages(
         tenant, notice, "cancelled", "cancelled", job_id, ics="cancel", extra={"reason": reason}
     )
     await send_all(tenant, items + _sms(tenant, notice, "cancelled", "cancelled", job_id))
@@ -227,7 +233,9 @@ async def on_rescheduled(tenant: Tenant, appointment_id: UUID, job_id: UUID | No
     if notice is None or notice["status"] not in ACTIVE:
         return
     event = f"rescheduled:{notice.starts_at.isoformat()}"
-    await send_all(tenant, _messages(tenant, notice, event, "rescheduled", job_id, ics="publish"))
+    await send_all(
+        tenant, await _messages(tenant, notice, event, "rescheduled", job_id, ics="publish")
+    )
     await plan_reminders(tenant, notice)
 
 
@@ -250,7 +258,7 @@ async def on_reminder(
         log.info("reminder for %s skipped: the appointment moved", appointment_id)
         return
     event = f"reminder:{lead_hours}h:{notice.starts_at.isoformat()}"
-    items = _messages(tenant, notice, event, "reminder", job_id)
+    items = await _messages(tenant, notice, event, "reminder", job_id)
     await send_all(tenant, items + _sms(tenant, notice, event, "reminder", job_id))
 
 

@@ -15,7 +15,7 @@ from carebook import i18n
 from carebook.tenancy import Tenant, tenant_tx
 from notifications.channels import Message
 from notifications.delivery import Envelope, deliver
-from notifications.render import render
+from notifications.render import branding, render
 from tenants import password_links
 from web.display import zone_or
 
@@ -35,10 +35,13 @@ async def send_staff_link(tenant: Tenant, link_id: UUID, job_id: UUID | None) ->
     until = f"{i18n.date_text(link.expires_at, zone, lang)}, " + (
         f"{i18n.time_text(link.expires_at, zone, lang)} {i18n.zone_text(zone, link.expires_at)}"
     )
-    r = render(template, lang, tenant, recipient_name=link.name, link=link.url, until=until)
+    r = render(
+        template, lang, tenant, brand=await branding(tenant),
+        recipient_name=link.name, link=link.url, until=until,
+    )  # fmt: skip
     env = Envelope(
         f"staff-link:{link_id}:{link.email.lower()}:email", None, f"staff_{link.purpose}",
         "staff", template, lang, job_id,
     )  # fmt: skip
-    msg = Message("email", link.email, r.subject, r.text, r.html, (), tenant.name, None)
+    msg = Message("email", link.email, r.subject, r.text, r.html, (), tenant.name, None, r.images)
     return await deliver(tenant, env, msg)

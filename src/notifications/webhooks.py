@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import time
@@ -29,8 +30,10 @@ from uuid import UUID
 import httpx
 
 from carebook.tenancy import Tenant, tenant_tx
-from notifications import config
+from notifications import config, webhook_urls
 from notifications.delivery import RetryLater
+
+log = logging.getLogger(__name__)
 
 ACTOR = "notifications.webhooks"
 # Lifecycle event → public event type.
@@ -160,17 +163,21 @@ async def _deliver(
         error: str | None = None
         retryable = False
         try:
+            # Resolved and checked once per attempt; the request goes to that address.
+            target = await webhook_urls.resolve_target(ep["url"])
             async with httpx.AsyncClient(timeout=timeout_seconds()) as http:
                 r = await http.post(
-                    ep["url"],
+                    target.url,
                     content=body,
                     headers={
+                        "Host": target.host_header,
                         "Content-Type": "application/json",
                         "User-Agent": "Carebook-Webhooks/1",
                         "Carebook-Event": event_type,
                         "Carebook-Event-Id": str(event_id),
                         "Carebook-Signature": signature(ep["secret"], int(time.time()), body),
                     },
+                    extensions={"sni_hostname": target.sni_hostname} if target.sni_hostname else {},
                 )
             code = r.status_code
             if 200 <= code < 300:
@@ -179,6 +186,15 @@ async def _deliver(
                 error = f"HTTP {code}"
                 retryable = code >= 500 or code in (408, 429)
                 status = "failed"
+        except webhook_urls.AddressNotAllowed as exc:
+            # Not retried: the URL (or its DNS answer now) points into a network we never call.
+            error = f"address not allowed: {exc}"
+            status = "failed"
+            log.warning("webhook %s of %s refused: %s", ep["id"], tenant.slug, exc)
+        except OSError as exc:  # the name did not resolve (now)
+            error = f"DNS: {type(exc).__name__}"
+            retryable = True
+            status = "failed"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}"
             retryable = True

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from bookings import patient_actions
+from carebook import i18n
 from carebook.errors import CarebookError
 from carebook.tenancy import Tenant
 from tenants.guards import provide_public_tenant
@@ -91,6 +92,7 @@ class PatientChangePages(Controller):
     @get("/reschedule", name="web:reschedule")
     async def reschedule_page(
         self,
+        request: Request[Any, Any, Any],
         clinic: FromPath[str],
         appointment_id: FromPath[str],
         token: FromQuery[str | None] = None,
@@ -101,6 +103,7 @@ class PatientChangePages(Controller):
         if not changes_for(tenant, appt, token or "")["open"]:
             return Redirect(f"{back}&change=cancellation_cutoff_passed#changes", status_code=303)
         zone = zone_or(appt.patient_timezone, tenant.timezone)
+        lang = i18n.request_language(request, tenant.settings.default_language)
         config = {
             "api": f"/api/v1/clinics/{tenant.slug}/public",
             "calendarId": str(appt.calendar_id),
@@ -108,7 +111,7 @@ class PatientChangePages(Controller):
             "version": appt.version,
             "token": token,
             "zone": zone.key,
-            "zoneNames": zone_table(),
+            "zoneNames": zone_table(lang),
             "back": back,
             "currentStart": appt.starts_at.astimezone(UTC).isoformat(),
         }
@@ -118,7 +121,7 @@ class PatientChangePages(Controller):
                 "tenant": tenant,
                 "appt": appt,
                 "config": config,
-                "zone": zone_label(zone.key),
+                "zone": zone_label(zone.key, lang),
                 "back": back,
                 "page_title": f"Change your appointment – {tenant.name}",
             },

@@ -144,9 +144,12 @@ class PublicPages(Controller):
         )
 
     @get("/book/{calendar_slug:str}", name="web:book")
-    async def booking_page(self, clinic: FromPath[str], calendar_slug: FromPath[str]) -> Template:
+    async def booking_page(
+        self, request: Request[Any, Any, Any], clinic: FromPath[str], calendar_slug: FromPath[str]
+    ) -> Template:
         """Slot choice, hold, contact form and confirmation for one calendar."""
         tenant = await provide_public_tenant(clinic)
+        lang = i18n.request_language(request, tenant.settings.default_language)
         try:
             cal = await reads.calendar_by_slug(tenant, calendar_slug)
         except NotFound as exc:
@@ -168,7 +171,7 @@ class PublicPages(Controller):
             },
             "specialists": [{"id": str(s.id), "name": s.name} for s in cal.specialists],
             "holdMinutes": tenant.settings.hold_minutes,
-            "zoneNames": zone_table(),
+            "zoneNames": zone_table(lang),
         }
         return Template(
             "book.html",

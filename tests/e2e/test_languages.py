@@ -77,3 +77,65 @@ async def test_magic_link_pages_pass_axe(
     await page.get_by_role("link", name=re.compile("^Manage")).click()
     await expect(page.locator("h1")).to_have_text("Your appointment")
     assert findings == []
+
+
+async def test_booking_page_scripts_speak_german(
+    live_server: LiveServer, clinic: Clinic, new_page: NewPage
+) -> None:
+    """The strings and dates the booking page's JavaScript writes come from the German
+    catalog for a German browser (slot board, empty day, hold announcement, held time)."""
+    from tests.e2e.pages import clinic_day, hold, local_instant, open_booking
+    from tests.factories import add_calendar, add_specialist
+
+    free = clinic_day(clinic, 1)
+    empty = clinic_day(clinic, 2)  # the specialist does not work that weekday
+    weekly = {d: [("09:00", "17:00")] for d in range(1, 8) if d != empty.isoweekday()}
+    sid = await add_specialist(clinic.tenant, name="Dr Weber", weekly=weekly)
+    await add_calendar(clinic.tenant, [sid], name="Beratung", slug="beratung")
+
+    page = await new_page(locale="de-DE")
+    await open_booking(page, f"{live_server.url}/c/{clinic.slug}/book/beratung")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    tab = page.locator(f"#tab-{empty.isoformat()}")
+    await expect(tab.locator(".visually-hidden")).to_contain_text("keine freien Termine")
+    await tab.click()
+    await expect(page.locator(f"#panel-{empty.isoformat()} p.none")).to_have_text(
+        "An diesem Tag gibt es keine freien Termine."
+    )
+    weekday = GERMAN_WEEKDAYS[empty.weekday()]
+    await expect(page.locator(f"#day-{empty.isoformat()}")).to_have_text(
+        f"{weekday}, {empty.day}. {GERMAN_MONTHS[empty.month - 1]}"
+    )
+    free_tab = page.locator(f"#tab-{free.isoformat()}")
+    await expect(free_tab.locator(".visually-hidden")).to_contain_text("freie Termine")
+
+    start = local_instant(free, "10:00", "Europe/Berlin")
+    await hold(page, start)
+    await expect(page.locator("#status")).to_contain_text(
+        "ist 10 Minuten für Sie reserviert. Bitte geben Sie Ihre Daten ein."
+    )
+    await expect(page.locator("#held-slot")).to_contain_text(
+        f"{free.day}. {GERMAN_MONTHS[free.month - 1]} {free.year}, 10:00–10:30"
+    )
+    await expect(page.locator("#held-slot")).to_contain_text("bei Dr Weber")
+    # A form error written by the script.
+    await page.click("#book-button")
+    await expect(page.locator("#name-error")).to_have_text("Bitte geben Sie Ihren Namen ein.")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+    # An English browser that chose German (?lang=de) gets German dates too.
+    page = await new_page(locale="en-GB")
+    await open_booking(page, f"{live_server.url}/c/{clinic.slug}/book/beratung?lang=de")
+    short = ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"][free.weekday()]
+    await expect(page.locator(f"#tab-{free.isoformat()} .dow")).to_have_text(
+        re.compile(rf"^{short}\.?$")
+    )
+    await expect(page.locator(f"#tab-{empty.isoformat()} .visually-hidden")).to_contain_text(
+        f"{GERMAN_WEEKDAYS[empty.weekday()]}, {empty.day}. {GERMAN_MONTHS[empty.month - 1]}"
+    )
+
+
+GERMAN_WEEKDAYS = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag",
+                   "Sonntag"]  # fmt: skip
+GERMAN_MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+                 "September", "Oktober", "November", "Dezember"]  # fmt: skip

@@ -6,7 +6,7 @@ import email
 import email.policy
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -37,6 +37,7 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    peers: list[Any] = field(default_factory=list)  # the client's (host, port) per message
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -50,7 +51,12 @@ class Inbox:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(msg)  # type: ignore[arg-type]
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.peers.append(session.peer)
         return "250 Message accepted"
+
+    def connections(self) -> int:
+        """How many SMTP connections carried the accepted messages."""
+        return len(set(self.peers))
 
     def to(self, address: str) -> list[EmailMessage]:
         pairs = zip(self.messages, self.envelopes, strict=True)
@@ -58,8 +64,11 @@ class Inbox:
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    """An SMTP server on a free port; the app sends to it (plain SMTP, no auth)."""
+async def smtp(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Inbox]:
+    """An SMTP server on a free port; the app sends to it (plain SMTP, no auth). The app's
+    kept-alive connections of this event loop are closed afterwards."""
+    from notifications import smtp_pool
+
     inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -72,6 +81,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     try:
         yield inbox
     finally:
+        await smtp_pool.close_all()
         controller.stop()
 
 

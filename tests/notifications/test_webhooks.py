@@ -52,6 +52,8 @@ async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
     await server.start_server()
     rec.url = str(server.make_url("/hook"))
     monkeypatch.setenv("CAREBOOK_WEBHOOK_TIMEOUT", "0.5")
+    # The receiver listens on 127.0.0.1, which webhooks refuse by default (SSRF rule).
+    monkeypatch.setenv("CAREBOOK_WEBHOOK_ALLOW_PRIVATE", "1")
     monkeypatch.setenv("CAREBOOK_NOTIFY_MAX_ATTEMPTS", "3")
     try:
         yield rec

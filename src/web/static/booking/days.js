@@ -1,5 +1,6 @@
 // Drawing the slot board: a day's tab in the date strip and its panel of times.
 import { dayLabel, shortWeekday, timeText } from "./format.js";
+import { _, ngettext } from "./i18n.js";
 
 /** The strip's tab for day `d` of `board` (a SlotBoard): weekday, date, free times. */
 export function dayTab(board, d) {
@@ -18,22 +19,22 @@ export function dayTab(board, d) {
   let said;
   if (slots === undefined) {
     count = board.state === "error" ? "?" : "…";
-    said = board.state === "error" ? "not loaded" : "loading";
+    said = board.state === "error" ? _("not loaded") : _("loading");
   } else if (slots.length) {
     count = String(slots.length);
-    said = `${slots.length} free time${slots.length === 1 ? "" : "s"}`;
+    said = ngettext("{n} free time", "{n} free times", slots.length);
   } else if (board.closed.has(d)) {
-    count = "Closed";
-    said = "closed";
+    count = _("Closed");
+    said = _("closed");
     tab.classList.add("closed");
   } else {
     count = "–";
-    said = "no free times";
+    said = _("no free times");
     tab.classList.add("empty");
   }
   // Screen readers hear the whole date and what it offers; the short forms are for eyes.
   const counted = span("count", count);
-  if (slots && slots.length) counted.append(span("unit", slots.length === 1 ? " time" : " times"));
+  if (slots && slots.length) counted.append(span("unit", " " + ngettext("time", "times", slots.length)));
   const visible = [span("dow", shortWeekday(d)), span("dom", String(dom)), counted];
   for (const v of visible) v.setAttribute("aria-hidden", "true");
   tab.append(...visible, span("visually-hidden", `${dayLabel(d)}: ${said}`));
@@ -57,23 +58,25 @@ export function dayPanel(board, d) {
   section.append(heading);
   const reason = board.closed.get(d);
   if (slots === undefined && board.state === "error") {
-    section.append(paragraph("load-error", "We could not load the free times. Please check your connection."));
+    section.append(paragraph("load-error", _("We could not load the free times. Please check your connection.")));
     const retry = document.createElement("button");
     retry.type = "button";
     retry.className = "secondary retry";
-    retry.textContent = "Try again";
+    retry.textContent = _("Try again");
     section.append(retry);
   } else if (slots === undefined) {
-    const p = paragraph("loading", "Loading free times…");
+    const p = paragraph("loading", _("Loading free times…"));
     p.prepend(span("spinner", ""));
     p.firstChild.setAttribute("aria-hidden", "true");
     section.append(p);
   } else if (slots.length === 0) {
-    section.append(paragraph("none", reason === undefined ? "No free times on this day."
-      : `Closed${reason ? ` — ${reason}` : ""}`));
+    section.append(paragraph("none", reason === undefined ? _("No free times on this day.")
+      : reason ? _("Closed — {reason}", { reason }) : _("Closed")));
   } else {
     if (reason !== undefined) {
-      section.append(paragraph("closed-note", `The clinic is closed for part of this day${reason ? ` — ${reason}` : ""}.`));
+      section.append(paragraph("closed-note", reason
+        ? _("The clinic is closed for part of this day — {reason}.", { reason })
+        : _("The clinic is closed for part of this day.")));
     }
     section.append(slotList(board, d, slots));
   }
@@ -83,7 +86,7 @@ export function dayPanel(board, d) {
 function slotList(board, d, slots) {
   const ul = document.createElement("ul");
   ul.className = "slot-list";
-  ul.setAttribute("aria-label", `Free times, ${dayLabel(d)}. Use the arrow keys to move between them.`);
+  ul.setAttribute("aria-label", _("Free times, {day}. Use the arrow keys to move between them.", { day: dayLabel(d) }));
   const activeKey = slots.some((s) => String(s.startMs) === board.activeKey)
     ? board.activeKey : String(slots[0].startMs);
   for (const slot of slots) {
@@ -102,8 +105,8 @@ function slotList(board, d, slots) {
     if (key === board.pendingKey) {
       button.classList.add("pending");
       button.setAttribute("aria-disabled", "true");
-      button.append(" ", span("holding", "Holding…"));
-      button.setAttribute("aria-label", `${time} Holding…, ${dayLabel(d)}`);
+      button.append(" ", span("holding", _("Holding…")));
+      button.setAttribute("aria-label", [time, _("Holding…")].join(" ") + ", " + dayLabel(d));
     } else {
       // The day is in the heading visually; screen readers hear it with the time.
       button.setAttribute("aria-label", `${time}, ${dayLabel(d)}`);

@@ -1,5 +1,6 @@
 // The contact form: inline validation (ours and the server's 422 `errors`) and booking.
 import { call, problemCode, retryAfter } from "./api.js";
+import { _ } from "./i18n.js";
 
 const EMAIL_RE = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const PHONE_RE = /^[0-9+()./ -]{3,40}$/; // as the API checks it
@@ -37,15 +38,15 @@ export class DetailsForm {
   /** Our own rules (the server checks again); returns the message or "". */
   problemWith(name, value) {
     if (name === "name") {
-      if (!value) return "Please enter your name.";
-      if (value.length > 200) return "Please use at most 200 characters.";
+      if (!value) return _("Please enter your name.");
+      if (value.length > 200) return _("Please use at most 200 characters.");
     } else if (name === "email") {
-      if (!value) return "Please enter your email address, so we can send the confirmation.";
-      if (!EMAIL_RE.test(value)) return "Please enter an email address like name@example.com.";
+      if (!value) return _("Please enter your email address, so we can send the confirmation.");
+      if (!EMAIL_RE.test(value)) return _("Please enter an email address like name@example.com.");
     } else if (name === "phone") {
-      if (value && !PHONE_RE.test(value)) return "Please enter a phone number using digits, spaces and +.";
+      if (value && !PHONE_RE.test(value)) return _("Please enter a phone number using digits, spaces and +.");
     } else if (name === "notes" && value.length > 4000) {
-      return "Please keep notes under 4000 characters.";
+      return _("Please keep notes under 4000 characters.");
     }
     return "";
   }
@@ -135,7 +136,7 @@ export class DetailsForm {
       this.idempotencyKey = crypto.randomUUID();
     }
     this.button.disabled = true;
-    this.button.textContent = "Booking…";
+    this.button.textContent = _("Booking…");
     try {
       const result = await call(`${this.api}/bookings`, {
         method: "POST",
@@ -149,20 +150,20 @@ export class DetailsForm {
       }
       if (result.status === 422 || result.status === 400) {
         const shown = this.showServerErrors(result.body && result.body.errors);
-        if (!shown) this.showFormError((result.body && result.body.detail) || "Please check your details.");
+        if (!shown) this.showFormError((result.body && result.body.detail) || _("Please check your details."));
         return { outcome: "invalid" };
       }
       if (result.status === 429) {
-        this.showFormError(`Too many attempts. Please wait ${retryAfter(result)} seconds and press Book again.`);
+        this.showFormError(_("Too many attempts. Please wait {seconds} seconds and press Book again.", { seconds: retryAfter(result) }));
       } else if (result.status === 404) {
         return { outcome: "expired", body: result.body };
       } else {
-        this.showFormError("We could not reach the clinic. Your details are kept: please press Book appointment again.");
+        this.showFormError(_("We could not reach the clinic. Your details are kept: please press Book appointment again."));
       }
       return { outcome: "error" };
     } finally {
       this.button.disabled = false;
-      this.button.textContent = "Book appointment";
+      this.button.textContent = _("Book appointment");
     }
   }
 }

@@ -1,6 +1,9 @@
 // Dates, times, zones and prices for the booking page (no libraries: Intl does the work).
 
-const locale = navigator.language || "en-GB";
+import { _, formatLocale } from "./i18n.js";
+
+// The page's language decides (a German page writes German dates); see i18n.js.
+const locale = formatLocale;
 
 /** The browser's IANA time zone, or null when it reports none. */
 export function detectedZone() {
@@ -78,7 +81,7 @@ export function longDate(ms, zone) {
 
 /** A price in minor units, written as the server writes it (see web/money.py). */
 export function priceText(amountMinor, currency) {
-  if (amountMinor === 0) return "Free";
+  if (amountMinor === 0) return _("Free");
   const fmt = new Intl.NumberFormat("en", { style: "currency", currency });
   const digits = fmt.resolvedOptions().maximumFractionDigits;
   return fmt.format(amountMinor / 10 ** digits);

@@ -1,6 +1,7 @@
 // Holding a slot: one hold per tab (its session key), released on change, counted down.
 import { call, serverSkew } from "./api.js";
 import { clockText } from "./format.js";
+import { ngettext } from "./i18n.js";
 
 const SESSION_KEY = "carebook.session_key";
 const MILESTONES = [5 * 60, 60, 30]; // seconds left at which screen readers hear the time
@@ -86,8 +87,9 @@ export class Hold {
       for (const mark of MILESTONES) {
         if (seconds <= mark && seconds > mark - 5 && !said.has(mark)) {
           said.add(mark);
-          this.announce(mark >= 60 ? `${mark / 60} minute${mark > 60 ? "s" : ""} left to book this time.`
-            : `${mark} seconds left to book this time.`);
+          this.announce(mark >= 60
+            ? ngettext("{n} minute left to book this time.", "{n} minutes left to book this time.", mark / 60)
+            : ngettext("{n} second left to book this time.", "{n} seconds left to book this time.", mark));
         }
       }
       if (left <= 0) {

@@ -7,6 +7,7 @@ import {
   shortDay, timeText, uses12Hours, zoneLabel,
 } from "./format.js";
 import { Hold } from "./hold.js";
+import { _, ngettext } from "./i18n.js";
 import { subscribe } from "./live.js";
 import { SlotBoard } from "./slots.js";
 
@@ -53,18 +54,18 @@ function option(value, label) {
 
 function fillZones() {
   const suggested = document.createElement("optgroup");
-  suggested.label = "Suggested";
+  suggested.label = _("Suggested");
   const picked = new Set();
   if (usable(device)) {
-    suggested.append(option(device, `${zoneLabel(device)} (this device)`));
+    suggested.append(option(device, _("{zone} (this device)", { zone: zoneLabel(device) })));
     picked.add(device);
   }
   if (!picked.has(config.clinicTimezone)) {
-    suggested.append(option(config.clinicTimezone, `${zoneLabel(config.clinicTimezone)} (clinic)`));
+    suggested.append(option(config.clinicTimezone, _("{zone} (clinic)", { zone: zoneLabel(config.clinicTimezone) })));
     picked.add(config.clinicTimezone);
   }
   const all = document.createElement("optgroup");
-  all.label = "All time zones";
+  all.label = _("All time zones");
   // Sorted by name, so the cities of one zone ("Central European Time — …") sit together.
   const rest = [...zones, "UTC"].filter((z) => !picked.has(z)).map((z) => [zoneLabel(z), z]);
   rest.sort((a, b) => a[0].localeCompare(b[0]));
@@ -108,7 +109,7 @@ async function load(day = null) {
 tzSelect.addEventListener("change", () => {
   zone = tzSelect.value;
   load();
-  announce(`Times are now shown in ${zoneLabel(zone)}.`);
+  announce(_("Times are now shown in {zone}.", { zone: zoneLabel(zone) }));
 });
 
 // "Jump to the first available time": the first day with free times from today, week by
@@ -117,14 +118,14 @@ const firstButton = $("first-available");
 async function firstAvailable() {
   const last = addDays(today(), config.calendar.horizonDays);
   firstButton.disabled = true;
-  firstButton.textContent = "Looking for the first available time…";
+  firstButton.textContent = _("Looking for the first available time…");
   try {
     for (let from = today(); from <= last; from = addDays(from, 7)) {
       const params = new URLSearchParams({ start: from, end: addDays(from, 6), tz: zone });
       if (specialistId()) params.set("specialist_id", specialistId());
       const result = await call(`${config.api}/calendars/${config.calendar.id}/slots?${params}`);
       if (!result.ok) {
-        showAlert("We could not look for free times. Please check your connection and try again.");
+        showAlert(_("We could not look for free times. Please check your connection and try again."));
         return;
       }
       const found = (result.body.days || []).find((d) => d.date <= last && (d.slots || []).length);
@@ -136,27 +137,28 @@ async function firstAvailable() {
         }
         board.select(found.date, "slot");
         const first = found.slots[0];
-        announce(`First available time: ${timeText(Date.parse(first.start), zone)}, ${dayLabel(found.date)}.`);
+        announce(_("First available time: {time}, {day}.", { time: timeText(Date.parse(first.start), zone), day: dayLabel(found.date) }));
         return;
       }
     }
-    showAlert(`There are no free times in the next ${config.calendar.horizonDays} days. Please contact ${config.clinicName}.`, { focus: true });
+    showAlert(_("There are no free times in the next {days} days. Please contact {clinic}.", { days: config.calendar.horizonDays, clinic: config.clinicName }), { focus: true });
   } finally {
     firstButton.disabled = false;
-    firstButton.textContent = "Jump to the first available time";
+    firstButton.textContent = _("Jump to the first available time");
   }
 }
 if (firstButton) firstButton.addEventListener("click", firstAvailable);
 if (specialistSelect) specialistSelect.addEventListener("change", () => load());
+const showing = () => announce(_("Showing {range}.", { range: $("range-label").textContent }));
 $("prev-week").addEventListener("click", () => {
   start = addDays(start, -7);
   load();
-  announce(`Showing ${$("range-label").textContent}.`);
+  showing();
 });
 $("next-week").addEventListener("click", () => {
   start = addDays(start, 7);
   load();
-  announce(`Showing ${$("range-label").textContent}.`);
+  showing();
 });
 
 // --- holding -------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ const hold = new Hold({
       expiredWhileSubmitting = true; // the server decides: an expired but free slot still books
       return;
     }
-    backToSlots(`Your hold has expired and the time was released. ${KEPT}`);
+    backToSlots(_("Your hold has expired and the time was released.") + " " + KEPT);
     // Clocks differ: make sure the server lets the time go now that the patient was told so.
     await hold.releaseHold(expired);
     board.refreshAll();
@@ -194,27 +196,33 @@ async function pick(slot) {
   showAlert("");
   // The tapped time says it is being held until the server answers (slow networks).
   board.setPending(String(slot.startMs));
-  announce(`Holding ${timeText(slot.startMs, zone)} for you…`);
+  announce(_("Holding {time} for you…", { time: timeText(slot.startMs, zone) }));
   const result = await hold.take(slot, specialistId());
   picking = false;
   board.setPending(null);
   if (result.status === 201) {
     const h = hold.current;
     const who = specialistName(h.specialist_id);
-    $("held-slot").textContent = `${slotText(h.start, h.end)} (${zoneLabel(zone)})${who ? ` with ${who}` : ""}`;
+    const held = `${slotText(h.start, h.end)} (${zoneLabel(zone)})`;
+    $("held-slot").textContent = who ? _("{time} with {name}", { time: held, name: who }) : held;
     $("details-kept").hidden = !Object.values(form.values()).some(Boolean);
     showStep("details", "details-heading");
     const minutes = Math.max(1, Math.round(hold.remainingMs() / 60000));
-    announce(`${timeText(Date.parse(h.start), zone)} on ${dayLabel(dateKey(Date.parse(h.start), zone))} is held for you for ${minutes} minutes. Please enter your details.`);
+    announce(ngettext(
+      "{time} on {day} is held for you for {n} minute. Please enter your details.",
+      "{time} on {day} is held for you for {n} minutes. Please enter your details.",
+      minutes,
+      { time: timeText(Date.parse(h.start), zone), day: dayLabel(dateKey(Date.parse(h.start), zone)) },
+    ));
     return;
   }
   const code = problemCode(result);
   if (result.status === 409 || result.status === 422 || code === "slot_unavailable") {
-    showAlert("Sorry, that time was just taken. Please choose another time.");
+    showAlert(_("Sorry, that time was just taken. Please choose another time."));
   } else if (result.status === 429) {
-    showAlert(`Too many attempts. Please wait ${retryAfter(result)} seconds and try again.`);
+    showAlert(_("Too many attempts. Please wait {seconds} seconds and try again.", { seconds: retryAfter(result) }));
   } else {
-    showAlert("We could not hold this time. Please try again.");
+    showAlert(_("We could not hold this time. Please try again."));
   }
   board.refreshAll();
 }
@@ -228,12 +236,12 @@ function backToSlots(message) {
   board.refreshAll();
 }
 
-const KEPT = "Your details are kept: choose another time and you will not need to type them again.";
+const KEPT = _("Your details are kept: choose another time and you will not need to type them again.");
 
 $("change-slot").addEventListener("click", async () => {
   const release = hold.release();
   backToSlots("");
-  announce("Your held time was released. Please choose another time; your details are kept.");
+  announce(_("Your held time was released. Please choose another time; your details are kept."));
   await release;
   board.refreshAll();
 });
@@ -255,10 +263,10 @@ $("details-form").addEventListener("submit", async (event) => {
   }
   if (result.outcome === "booked") return showBooked(result.body);
   if (result.outcome === "expired") {
-    return backToSlots(`Sorry, your hold expired and the time was taken while you were typing. ${KEPT}`);
+    return backToSlots(_("Sorry, your hold expired and the time was taken while you were typing.") + " " + KEPT);
   }
   if (expiredWhileSubmitting) {
-    backToSlots(`Your hold has expired and the time was released. ${KEPT}`);
+    backToSlots(_("Your hold has expired and the time was released.") + " " + KEPT);
   }
 });
 
@@ -288,7 +296,7 @@ function showBooked(b) {
   $("ics-link").setAttribute("download", `appointment-${b.appointment_id}.ics`);
   showAlert("");
   showStep("done", "done-heading");
-  announce("Your appointment is booked.");
+  announce(_("Your appointment is booked."));
   if (live) live.close();
 }
 
@@ -300,7 +308,7 @@ addEventListener("pagehide", () => {
 addEventListener("pageshow", (event) => {
   if (!event.persisted) return;
   if (!steps.details.hidden && !hold.current) {
-    backToSlots(`The time you held was released while you were away. ${KEPT}`);
+    backToSlots(_("The time you held was released while you were away.") + " " + KEPT);
   } else {
     board.refreshAll();
   }

@@ -2,6 +2,7 @@
 // inline confirmation, then the public reschedule call with the manage token.
 import { call, problemCode, retryAfter } from "./api.js";
 import { addDays, dateKey, longDate, setZoneNames, shortDay, timeText, uses12Hours } from "./format.js";
+import { _ } from "./i18n.js";
 import { subscribe } from "./live.js";
 import { SlotBoard } from "./slots.js";
 
@@ -43,7 +44,7 @@ function slotText(slot) {
 function pick(slot) {
   if (!slot) return;
   if (new Date(slot.startMs).toISOString() === new Date(config.currentStart).toISOString()) {
-    showAlert("That is your current time. Please choose another one.");
+    showAlert(_("That is your current time. Please choose another one."));
     return;
   }
   chosen = slot;
@@ -66,34 +67,35 @@ async function confirmMove() {
   if (!chosen) return;
   const button = $("confirm-move");
   button.disabled = true;
-  button.textContent = "Moving…";
+  button.textContent = _("Moving…");
   const result = await call(`${config.api}/appointments/${config.appointmentId}/reschedule`, {
     method: "POST",
     body: { version: config.version, start: new Date(chosen.startMs).toISOString() },
     headers: { "X-Manage-Token": config.token },
   });
   button.disabled = false;
-  button.textContent = "Move my appointment";
+  button.textContent = _("Move my appointment");
   if (result.ok) {
     location.assign(`${config.back}&change=moved#changes`);
     return;
   }
   const code = problemCode(result);
   if (code === "slot_unavailable" || code === "invalid_slot") {
-    backToSlots("Sorry, that time was just taken. Please choose another time.");
+    backToSlots(_("Sorry, that time was just taken. Please choose another time."));
   } else if (code === "version_conflict" || code === "cancellation_cutoff_passed") {
     location.assign(`${config.back}&change=${code}#changes`);
   } else if (result.status === 429) {
-    backToSlots(`Too many attempts. Please wait ${retryAfter(result)} seconds and try again.`);
+    backToSlots(_("Too many attempts. Please wait {seconds} seconds and try again.", { seconds: retryAfter(result) }));
   } else {
-    backToSlots("We could not move your appointment. Please try again.");
+    backToSlots(_("We could not move your appointment. Please try again."));
   }
 }
 
 $("confirm-move").addEventListener("click", confirmMove);
 $("other-time").addEventListener("click", () => backToSlots(""));
-$("prev-week").addEventListener("click", () => { start = addDays(start, -7); load(); announce(`Showing ${$("range-label").textContent}.`); });
-$("next-week").addEventListener("click", () => { start = addDays(start, 7); load(); announce(`Showing ${$("range-label").textContent}.`); });
+const showing = () => announce(_("Showing {range}.", { range: $("range-label").textContent }));
+$("prev-week").addEventListener("click", () => { start = addDays(start, -7); load(); showing(); });
+$("next-week").addEventListener("click", () => { start = addDays(start, 7); load(); showing(); });
 
 subscribe(
   `${config.api}/calendars/${config.calendarId}/events`,

@@ -3,6 +3,7 @@
 import { call } from "./api.js";
 import { dayPanel, dayTab } from "./days.js";
 import { addDays } from "./format.js";
+import { _ } from "./i18n.js";
 
 const MOVES = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -1, ArrowDown: 1 };
 
@@ -294,7 +295,7 @@ export class SlotBoard {
     const strip = document.createElement("div");
     strip.className = "date-strip";
     strip.setAttribute("role", "tablist");
-    strip.setAttribute("aria-label", "Days");
+    strip.setAttribute("aria-label", _("Days"));
     const panels = document.createElement("div");
     panels.className = "day-panels";
     for (let d = this.start; d <= this.end; d = addDays(d, 1)) {
