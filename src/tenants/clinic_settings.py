@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from carebook.contact import normalize_email, normalize_phone, region_for
 from carebook.errors import ValidationFailed
 from carebook.tenancy import Tenant, platform_tx, tenant_tx
 from tenants import service
@@ -24,7 +25,9 @@ NUMBERS = {  # key: (label, min, max)
     "cancellation_cutoff_hours": ("Cancellation cutoff (hours)", 0, 336),
     "no_show_grace_minutes": ("No-show grace (minutes)", 0, 120),
 }
-TEXTS = {"contact_email": 320, "contact_phone": 40, "contact_address": 300}
+# The contact details ClinicSettings reads (booking pages, every message, the .ics LOCATION);
+# the same keys and checks as PATCH /settings.
+TEXTS = {"email": 320, "phone": 40, "address": 300, "website": 300}
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 LOGO_TYPES = {"image/png", "image/jpeg", "image/webp"}
 MAX_LOGO_BYTES = 60 * 1024
@@ -43,10 +46,11 @@ def contrast_with_white(hex_colour: str) -> float:
     return 1.05 / (_luminance(hex_colour) + 0.05)
 
 
-def clean(form: dict[str, str]) -> dict[str, Any]:
-    """The settings of a form, checked; ValidationFailed lists every wrong field."""
+def clean(form: dict[str, str], tenant: Tenant) -> dict[str, Any]:
+    """The settings of a form, checked; ValidationFailed lists every wrong field. Empty
+    contact fields clear them; the phone is stored as E.164 in the clinic's region."""
     out: dict[str, Any] = {}
-    errors = []
+    errors: list[dict[str, Any]] = []
     for key, (label, low, high) in NUMBERS.items():
         try:
             value = int(form.get(key, ""))
@@ -59,9 +63,17 @@ def clean(form: dict[str, str]) -> dict[str, Any]:
         text = form.get(key, "").strip()
         if len(text) > limit:
             errors.append({"field": key, "message": f"At most {limit} characters."})
-        out[key] = text
-    if out.get("contact_email") and "@" not in out["contact_email"][1:]:
-        errors.append({"field": "contact_email", "message": "Not an e-mail address."})
+        out[key] = text or None
+    try:
+        if out.get("email"):
+            out["email"] = normalize_email(out["email"], "email")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors or [])
+    try:
+        region = region_for(tenant.settings.country, tenant.timezone)
+        out["phone"] = normalize_phone(out.get("phone"), region, "phone")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors or [])
     language = form.get("default_language", "en")
     if language not in LANGUAGES:
         errors.append({"field": "default_language", "message": "Choose a listed language."})

@@ -14,7 +14,7 @@ from carebook.errors import NotFound, ValidationFailed
 from carebook.tenancy import tenant_tx
 from tenants import clinic_settings
 from tenants import staff as staff_store
-from tenants.clinic_settings import LANGUAGES, NUMBERS
+from tenants.clinic_settings import LANGUAGES, NUMBERS, TEXTS
 from web.staff.access import ADMIN, page_staff, page_tenant, staff_page_guard
 from web.staff.render import RESPONSE_HEADERS, STAFF_EXCEPTION_HANDLERS, render
 
@@ -42,9 +42,9 @@ class SettingsPages(Controller):
         tenant = page_tenant(request)
         current = await clinic_settings.raw_settings(tenant.slug)
         defaults = {k: getattr(tenant.settings, k) for k in NUMBERS}
-        shown = {"default_language": "en", "accent_colour": "", "contact_email": "",
-                 "contact_phone": "", "contact_address": "", **defaults, **current,
-                 **(values or {})}  # fmt: skip
+        contact = {k: current.get(k) or "" for k in TEXTS}
+        shown = {"default_language": "en", "accent_colour": "", **defaults, **current,
+                 **contact, **(values or {})}  # fmt: skip
         async with tenant_tx(tenant) as conn:
             tokens = await conn.fetch(
                 """SELECT t.id, t.name, t.created_at, t.last_used_at, u.name AS owner
@@ -65,7 +65,7 @@ class SettingsPages(Controller):
         tenant = page_tenant(request)
         form = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
         try:
-            changes = clinic_settings.clean(form)
+            changes = clinic_settings.clean(form, tenant)
         except ValidationFailed as exc:
             return await self._page(request, 422, exc.errors, values=form)
         await clinic_settings.save(tenant.slug, changes)

@@ -16,9 +16,10 @@ FORM = {
     "reminder_lead_hours": "48",
     "cancellation_cutoff_hours": "12",
     "no_show_grace_minutes": "5",
-    "contact_email": "desk@clinic.test",
-    "contact_phone": "+49 30 1",
-    "contact_address": "Lindenstr. 1",
+    "email": "desk@clinic.test",
+    "phone": "030 1234567",
+    "address": "Lindenstr. 1, Berlin",
+    "website": "https://clinic.test",
     "default_language": "de",
     "accent_colour": "#0b6e4f",
 }
@@ -36,6 +37,17 @@ async def test_admin_changes_settings_and_branding_reaches_the_public_pages(clie
         assert (
             tenant.settings.hold_minutes == 15 and tenant.settings.cancellation_cutoff_hours == 12
         )
+        # Contact details are the ones pages, messages and the .ics read (as PATCH /settings
+        # stores them): the phone in E.164 for the clinic's region.
+        assert tenant.settings.email == "desk@clinic.test"
+        assert tenant.settings.phone == "+49301234567"
+        assert tenant.settings.address == "Lindenstr. 1, Berlin"
+        assert tenant.settings.website == "https://clinic.test"
+        assert "Lindenstr. 1, Berlin" in (await client.get(f"/c/{clinic.slug}")).text
+        r = await web.post(
+            staff_url(clinic, "/settings/"), data={"csrf_token": csrf, **FORM, "phone": "12"}
+        )
+        assert r.status_code == 422 and "This phone number is not valid." in r.text
         css = await client.get(f"/c/{clinic.slug}/brand.css")
         assert "--brand: #0b6e4f" in css.text and css.headers["content-type"].startswith("text/css")
         public = await client.get(f"/c/{clinic.slug}")
