@@ -171,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_banner(asyncio.run(ensure_demo()), base_url)
     worker = None
     if not args.no_worker:
-        from carebook.worker import start_embedded_worker
+        from carebook.worker import start_embedded_worker, stop_embedded_worker
 
         # The embedded default runs the worker and the scheduler in this process too (the
         # relay runs in every app process); production runs them apart: `carebook worker`,
@@ -196,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Before the interpreter joins threads: the worker's threads would keep it alive
         # (atexit hooks, which stop the embedded servers, run only after that join).
         if worker is not None:
-            worker.stop(timeout=10_000)
+            stop_embedded_worker(worker)
     return 0
 
 
