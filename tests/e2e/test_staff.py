@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import uuid
+from datetime import date
 from typing import Any
 
 import httpx
@@ -180,6 +181,18 @@ async def shoot(page: Page, name: str) -> None:
         shutil.copyfile(path, DOCS / path.name)
 
 
+async def lindenhof_physio(
+    base: str, clinic: Clinic, specialists: tuple[str, ...]
+) -> tuple[dict[str, Any], date]:
+    """The screenshots' clinic: Lindenhof, a physiotherapy calendar with an intake form."""
+    await rename_clinic(clinic, "Lindenhof Clinic")
+    cal = await bookable_calendar(
+        clinic, slug="physio", name="Physiotherapy", specialists=specialists
+    )
+    await require_intake(base, clinic, cal)
+    return cal, clinic_day(clinic, 1)
+
+
 async def check(page: Page, name: str, viewport: str) -> None:
     violations = serious_violations(await run_axe(page))
     assert not violations, (name, [(v["id"], v["nodes"][0]["target"]) for v in violations])
@@ -190,15 +203,9 @@ async def test_every_staff_page_is_axe_clean_on_tablet_and_desktop(
     live_server: LiveServer, clinic: Clinic, new_page: NewPage
 ) -> None:
     base = live_server.url
-    await rename_clinic(clinic, "Lindenhof Clinic")
-    cal = await bookable_calendar(
-        clinic,
-        slug="physio",
-        name="Physiotherapy",
-        specialists=("Dr Ada Lovelace", "Dr Alan Turing", "Dr Grace Hopper"),
+    cal, day = await lindenhof_physio(
+        base, clinic, ("Dr Ada Lovelace", "Dr Alan Turing", "Dr Grace Hopper")
     )
-    await require_intake(base, clinic, cal)
-    day = clinic_day(clinic, 1)
     ids = []
     for hhmm, name in (
         ("09:00", "Marie Curie"),
@@ -257,15 +264,7 @@ async def test_changed_pages_on_a_phone(
 ) -> None:
     """The week grid, the patient's record and the calendar form at phone width: axe-clean."""
     base = live_server.url
-    await rename_clinic(clinic, "Lindenhof Clinic")
-    cal = await bookable_calendar(
-        clinic,
-        slug="physio",
-        name="Physiotherapy",
-        specialists=("Dr Ada Lovelace", "Dr Alan Turing"),
-    )
-    await require_intake(base, clinic, cal)
-    day = clinic_day(clinic, 1)
+    cal, day = await lindenhof_physio(base, clinic, ("Dr Ada Lovelace", "Dr Alan Turing"))
     first = await api_book(
         base, clinic, cal, local_instant(day, "09:00", "Europe/Berlin"), "Marie Curie"
     )

@@ -43,30 +43,39 @@ async def audit_count(clinic) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM audit_events"))
 
 
-async def test_every_route_showing_patient_data_audits_exactly_once(client, clinic):
+async def answered_and_notified(client, clinic, hour: int, **patient: str):
+    """A booking whose intake form holds SECRET_ANSWER and whose messages are in the outbox.
+
+    Returns (setup, start, appointment id, patient id)."""
     setup = await bookable(clinic.tenant)
     form = await create_form(client, clinic, name="Audit intake", fields=[ANSWERED])
     assert (await require_forms(client, clinic, setup, [form["id"]])).status_code == 200
-    start = slot(clinic.tenant, days=1, hour=10)
-    booked = await book(
-        client, clinic, setup, start, name="Octavia Auditson", email="octavia@x.test"
-    )
+    start = slot(clinic.tenant, days=1, hour=hour)
+    booked = await book(client, clinic, setup, start, **patient)
+    appointment_id = booked["appointment_id"]
     async with tenant_tx(clinic.tenant) as conn:
         patient_id = await conn.fetchval(
-            "SELECT patient_id FROM appointments WHERE id = $1", booked["appointment_id"]
+            "SELECT patient_id FROM appointments WHERE id = $1", appointment_id
         )
-        await instances.generate(conn, booked["appointment_id"], "intake")
-        [instance] = await instances.list_instances(conn, booked["appointment_id"])
+        await instances.generate(conn, appointment_id, "intake")
+        [instance] = await instances.list_instances(conn, appointment_id)
         await instances.save_answers(
-            conn, booked["appointment_id"], instance.id, {"story": SECRET_ANSWER},
+            conn, appointment_id, instance.id, {"story": SECRET_ANSWER},
             Filler("patient"), datetime.now(UTC),
         )  # fmt: skip
     # Her messages (to the outbox: no SMTP here) name her: they are patient data too.
-    await notify.on_booked(clinic.tenant, booked["appointment_id"], None)
+    await notify.on_booked(clinic.tenant, appointment_id, None)
+    return setup, start, appointment_id, patient_id
+
+
+async def test_every_route_showing_patient_data_audits_exactly_once(client, clinic):
+    setup, start, appointment_id, patient_id = await answered_and_notified(
+        client, clinic, 10, name="Octavia Auditson", email="octavia@x.test"
+    )
     admin = await add_member(clinic, "admin")
     values = {
         "clinic": clinic.slug,
-        "appointment_id": str(booked["appointment_id"]),
+        "appointment_id": str(appointment_id),
         "patient_id": str(patient_id),
         "calendar_id": str(setup.calendar_id),
         "specialist_id": str(setup.specialist_id),
@@ -108,21 +117,7 @@ async def test_every_route_showing_patient_data_audits_exactly_once(client, clin
 
 async def test_the_patient_record_shows_her_forms_and_messages(client, clinic):
     """The record page (enumerated above) shows answers and messages, with one audit row."""
-    setup = await bookable(clinic.tenant)
-    form = await create_form(client, clinic, name="Audit intake", fields=[ANSWERED])
-    assert (await require_forms(client, clinic, setup, [form["id"]])).status_code == 200
-    booked = await book(client, clinic, setup, slot(clinic.tenant, days=1, hour=11))
-    async with tenant_tx(clinic.tenant) as conn:
-        patient_id = await conn.fetchval(
-            "SELECT patient_id FROM appointments WHERE id = $1", booked["appointment_id"]
-        )
-        await instances.generate(conn, booked["appointment_id"], "intake")
-        [instance] = await instances.list_instances(conn, booked["appointment_id"])
-        await instances.save_answers(
-            conn, booked["appointment_id"], instance.id, {"story": SECRET_ANSWER},
-            Filler("patient"), datetime.now(UTC),
-        )  # fmt: skip
-    await notify.on_booked(clinic.tenant, booked["appointment_id"], None)
+    *_, patient_id = await answered_and_notified(client, clinic, 11)
     admin = await add_member(clinic, "admin")
     async with browser(client) as web:
         await sign_in(web, admin)
