@@ -3,10 +3,12 @@ backend memory after serving many clinics, and slots/hold/booking latency for a 
 clinic, cold (first request for that clinic in the app process) and warm.
 
 Run: ``.venv/bin/python bench/tenants_scale.py --clinics 1000 [--database NAME] [--setup-only]``,
-then ``--reuse`` to serve an existing database again (``--rounds``, ``--sample``, ``--touch``).
-Uses DATABASE_URL's server (or the embedded one) in its own database (dropped first unless
-``--reuse``), and one fresh uvicorn process of the app per round (pool ``--pool``). Prints
-one JSON line with every figure, then a readable summary (docs/benchmarks.md).
+then ``--reuse`` to serve an existing database again (``--rounds``, ``--sample``, ``--touch``),
+or ``--add`` to keep it and onboard more clinics up to ``--clinics`` (both first apply, and
+time, any tenant migration the database lacks). Uses DATABASE_URL's server (or the embedded
+one) in its own database (dropped first unless ``--reuse``/``--add``), and one fresh uvicorn
+process of the app per round (pool ``--pool``). Prints one JSON line with every figure, then
+a readable summary (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import asyncpg
 from common import ROOT, machine, percentile, prepare
 
 ZONE = "Europe/Berlin"
 WARMUPS = 2  # clinics per round that warm the app process up, not measured
 
 
-async def _onboard(n: int, concurrency: int) -> float:
+async def _onboard(n: int, concurrency: int, first: int = 0) -> float:
     from carebook.piccolo_conf import DB
     from carebook.tenancy import tenant_tx
     from tenants.service import find_tenant, onboard_clinic
@@ -84,10 +87,23 @@ async def _onboard(n: int, concurrency: int) -> float:
                       flush=True)  # fmt: skip
 
     try:
-        await asyncio.gather(*(one(i) for i in range(n)))
+        await asyncio.gather(*(one(i) for i in range(first, first + n)))
     finally:
         await DB.close_connection_pool()
     return time.perf_counter() - started
+
+
+async def _existing(url: str) -> tuple[int, int]:
+    """How many clinics the database has, and the highest ``scale-NNNNN`` number used."""
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, coalesce(max(substr(slug, 7)::int), -1) AS top "
+            "FROM public.tenants WHERE slug ~ '^scale-[0-9]+$'"
+        )
+    finally:
+        await conn.close()
+    return int(row["n"]), int(row["top"])
 
 
 async def _migrate_times(url: str) -> tuple[float, float]:
@@ -108,8 +124,6 @@ async def _migrate_times(url: str) -> tuple[float, float]:
 
 
 async def _catalog(url: str) -> dict[str, Any]:
-    import asyncpg
-
     conn = await asyncpg.connect(url)
     try:
         row = await conn.fetchrow(
@@ -287,17 +301,28 @@ async def main(args: argparse.Namespace) -> None:
     url = os.environ["DATABASE_URL"]
     from carebook.migrations import migrate_all
 
-    await migrate_all(url)
+    # With --reuse or --add this applies what the code has and the database lacks (a new
+    # tenant migration over every existing clinic): its time is reported.
+    first_migrate = await migrate_all(url)
+    print(f"migrate at start: {first_migrate.migrations_applied} migrations over "
+          f"{first_migrate.tenants_changed} of {first_migrate.tenants} clinics in "
+          f"{first_migrate.seconds:.1f} s", flush=True)  # fmt: skip
     load_before = os.getloadavg()
+    onboarded = args.clinics
     if args.reuse:  # the clinics of a previous run: only serving and memory are measured
         onboard_s, noop_s, one_s = float("nan"), float("nan"), float("nan")
     else:
-        onboard_s = await _onboard(args.clinics, args.concurrency)
+        existing = await _existing(url) if args.add else (0, -1)
+        onboarded = max(0, args.clinics - existing[0])
+        onboard_s = await _onboard(onboarded, args.concurrency, first=existing[1] + 1)
         noop_s, one_s = await _migrate_times(url)
     catalog = await _catalog(url)
     report: dict[str, Any] = {
         "clinics": args.clinics, "database": args.database,
-        "onboard_per_s": round(args.clinics / onboard_s, 1),
+        "first_migrate_s": round(first_migrate.seconds, 1),
+        "first_migrate_clinics": first_migrate.tenants_changed,
+        "onboarded": onboarded,
+        "onboard_per_s": round(onboarded / onboard_s, 1) if onboarded else None,
         "onboard_concurrency": args.concurrency,
         "migrate_noop_ms": round(noop_s * 1000) if noop_s == noop_s else None,
         "migrate_one_s": round(one_s, 2), **catalog, "machine": machine(),
@@ -335,11 +360,13 @@ if __name__ == "__main__":
     )
     parser.add_argument("--pool", type=int, default=10, help="the app's pool size")
     parser.add_argument("--reuse", action="store_true", help="keep the previous run's clinics")
+    parser.add_argument("--add", action="store_true",
+                        help="keep the database and onboard up to --clinics")  # fmt: skip
     parser.add_argument("--database", default="carebook_bench_tenants", help="dropped first")
     parser.add_argument("--concurrency", type=int, default=12, help="onboardings at once")
     parser.add_argument(
         "--setup-only", action="store_true", help="onboard, time migrate, read the catalog"
     )
     args = parser.parse_args()
-    prepare(args.database, keep=args.reuse)
+    prepare(args.database, keep=args.reuse or args.add)
     asyncio.run(main(args))
