@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from carebook.i18n import N_
-from forms.schemas import FieldSpec
+from forms.schemas import FieldSpec, InstanceOut
 
 KIND_LABELS = {"promotional": N_("Promotion"), "campaign": N_("Campaign")}
 STATUS_LABELS = {
@@ -67,3 +67,16 @@ def answer_text(field: FieldSpec, value: Any) -> str:
     if field.type == "date":
         return f"{datetime.fromisoformat(value):%d %B %Y}"
     return str(value)
+
+
+def form_view(form: InstanceOut, when: str = "") -> dict[str, Any]:
+    """A filled (or pending) form for the staff pages: name, phase, state and answers."""
+    return {
+        "name": form.name,
+        "phase": "Intake" if form.phase == "intake" else "After the appointment",
+        "status": "Submitted" if form.status == "submitted" else "Not submitted yet",
+        "submitted": form.status == "submitted",
+        "appointment_id": form.appointment_id,
+        "when": when,
+        "answers": [(x.label, answer_text(x, form.answers.get(x.key))) for x in form.fields],
+    }

@@ -18,8 +18,10 @@ from calendars import slots
 from carebook.errors import CarebookError, NotFound
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import parse_local_date, valid_zone
+from forms import instances as form_instances
 from tenants import audit
 from tenants.staff import StaffPrincipal
+from web.display import form_view
 from web.money import format_price
 from web.staff import agenda as agenda_view
 from web.staff.access import ALL_ROLES, page_staff, page_tenant, staff_page_guard
@@ -117,6 +119,7 @@ class AppointmentPages(Controller):
         async with tenant_tx(tenant) as conn:
             row = await _visible(conn, me, appointment_id)
             history = await conn.fetch(_HISTORY, appointment_id)
+            forms = await form_instances.list_instances(conn, appointment_id)
             await audit.record(
                 conn,
                 me,
@@ -124,6 +127,7 @@ class AppointmentPages(Controller):
                 "appointment",
                 subject_id=row["id"],
                 patient_id=row["patient_id"],
+                detail="appointment, forms" if forms else "",
                 client_addr=client_addr(request),
             )
         zone = valid_zone(tenant.timezone)
@@ -137,6 +141,7 @@ class AppointmentPages(Controller):
             section="agenda",
             appt=row,
             history=history,
+            forms=[form_view(f) for f in forms],
             when=f"{s:%A %d %B %Y}, {s:%H:%M}–{e:%H:%M}",
             zone=zone.key,
             status_label=agenda_view.STATUS_LABELS.get(row["status"], row["status"]),

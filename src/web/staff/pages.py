@@ -19,7 +19,7 @@ from forms import instances as form_instances
 from notifications import message_log
 from tenants import audit, password_links
 from tenants import staff as staff_store
-from web.display import answer_text
+from web.display import form_view
 from web.staff import agenda as agenda_view
 from web.staff.access import ADMIN, ALL_ROLES, FRONT_DESK, page_staff, page_tenant, staff_page_guard
 from web.staff.render import RESPONSE_HEADERS, STAFF_EXCEPTION_HANDLERS, render
@@ -195,18 +195,7 @@ class StaffPages(Controller):
             for e in log or []
         ]
         when = {a["id"]: item["when"] for a, item in zip(appts, items, strict=True)}
-        form_items = [
-            {
-                "name": f.name,
-                "phase": "Intake" if f.phase == "intake" else "After the appointment",
-                "status": "Submitted" if f.status == "submitted" else "Not submitted yet",
-                "submitted": f.status == "submitted",
-                "appointment_id": f.appointment_id,
-                "when": when.get(f.appointment_id, ""),
-                "answers": [(x.label, answer_text(x, f.answers.get(x.key))) for x in f.fields],
-            }
-            for f in forms
-        ]
+        form_items = [form_view(f, when.get(f.appointment_id, "")) for f in forms]
         message_items = [
             {
                 "at": m.created_at.astimezone(zone).strftime("%d %b %Y %H:%M"),

@@ -58,3 +58,45 @@ async def test_the_record_shows_forms_with_answers_and_messages_with_one_audit_r
     new = [dict(r) for r in rows[before:]]
     views = [(r["subject"], r["patient_id"], r["action"]) for r in new]
     assert views == [("agenda", None, "view"), ("patient", patient_id, "view")]  # sign-in's
+
+
+async def test_the_appointment_panel_shows_its_forms_with_answers(client, clinic):
+    form = await create_form(client, clinic, name="Shoulder intake")
+    booked = await book(client, clinic, form_ids=[form["id"]])
+    other = await book(client, clinic, booked.setup, form_ids=[form["id"]], hour=11)
+    async with tenant_tx(clinic.tenant) as conn:
+        assert await instances.generate(conn, booked.appointment_id, "intake") == 1
+    [instance] = (
+        await client.get(
+            f"{clinic.public}/appointments/{booked.appointment_id}/forms", headers=booked.manage
+        )
+    ).json()
+    r = await client.put(
+        f"{clinic.public}/appointments/{booked.appointment_id}/forms/{instance['id']}/answers",
+        json={"answers": {**VALID_ANSWERS, "history": "Frozen shoulder since March"}},
+        headers=booked.manage,
+    )
+    assert r.status_code == 200, r.text
+    rec = await add_member(clinic, "receptionist")
+    async with tenant_tx(clinic.tenant) as conn:
+        before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_events")
+    async with browser(client) as web:
+        await sign_in(web, rec)
+        page = await web.get(staff_url(clinic, f"/appointments/{booked.appointment_id}"))
+        bare = await web.get(staff_url(clinic, f"/appointments/{other.appointment_id}"))
+    assert page.status_code == 200, page.text[:500]
+    part = page.text.split('data-testid="appointment-forms"')[1].split('id="h-history"')[0]
+    assert "Shoulder intake" in part and "Frozen shoulder since March" in part
+    # The other appointment's forms were never generated: nothing of this one's answers.
+    assert "No forms for this appointment." in bare.text
+    assert "Frozen shoulder" not in bare.text
+    async with tenant_tx(clinic.tenant) as conn:
+        rows = await conn.fetch(
+            "SELECT subject, detail FROM audit_events WHERE id > $1 AND subject = 'appointment' "
+            "ORDER BY id",
+            before,
+        )
+    assert [(r["subject"], r["detail"]) for r in rows] == [
+        ("appointment", "appointment, forms"),
+        ("appointment", ""),
+    ]
