@@ -201,17 +201,18 @@ async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[s
     return result
 
 
-def body_query() -> str:
-    """The engine's query with $n parameters, to EXPLAIN what the function runs."""
-    from carebook.sqlfiles import sql
-
-    text = sql("calendars", "tenant/0015_availability_engine.sql")
-    body = text.split("RETURN QUERY", 1)[1].rsplit("END", 1)[0].strip().rstrip(";")
-    names = ["p_calendar", "p_from", "p_to", "p_now", "p_specialist", "p_ignore_blocking"]
-    casts = ["uuid", "timestamptz", "timestamptz", "timestamptz", "uuid", "boolean"]
-    for i, (name, cast) in enumerate(zip(names, casts, strict=True), start=1):
+async def engine_query(conn: Any) -> str:
+    """engine_slots()'s query as the database holds it (the one the search_path resolves),
+    its parameters turned into $n, so EXPLAIN shows what the function runs. Its arguments:
+    calendar, from, to, now, specialist, blocking mode, look-back days."""
+    src, names = await conn.fetchrow(
+        "SELECT prosrc, proargnames FROM pg_proc WHERE oid = 'engine_slots'::regproc"
+    )
+    body = src.split("RETURN QUERY", 1)[1].rsplit("END", 1)[0].strip().rstrip(";")
+    casts = ["uuid", "timestamptz", "timestamptz", "timestamptz", "uuid", "text", "integer"]
+    for i, (name, cast) in enumerate(zip(names, casts, strict=False), start=1):
         body = re.sub(rf"\b{name}\b", f"${i}::{cast}", body)
-    return body
+    return str(body)
 
 
 async def explain(tenant: Any, calendar: Any) -> str:
@@ -227,12 +228,14 @@ async def explain(tenant: Any, calendar: Any) -> str:
         first_instant(last + timedelta(days=1), zone),
         NOW,
         None,
-        False,
+        "apply",
+        7,
     ]
     async with tenant_tx(tenant) as conn:
+        query = await engine_query(conn)
         for _ in range(3):
-            await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {body_query()}", *args)
-        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {body_query()}", *args)
+            await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {query}", *args)
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {query}", *args)
         # The function scan above hides how appointments are read: show that query too.
         inner = await conn.fetch(
             """EXPLAIN (ANALYZE, BUFFERS)
