@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,10 +14,9 @@ from carebook.jobs import outbox
 from carebook.openapi import problems
 from carebook.ratelimit import client_address
 from carebook.tenancy import Tenant, tenant_tx
-from notifications import message_log, webhook_urls, webhooks
+from notifications import message_log, outbox_view, webhook_urls, webhooks
 from notifications.schemas import (
     LogEntry,
-    OutboxAttachment,
     OutboxMessage,
     WebhookDelivery,
     WebhookIn,
@@ -39,6 +37,10 @@ class NotificationsController(Controller):
     @get(
         "/outbox",
         summary="The local outbox: messages kept here because no SMTP/SMS is configured",
+        description="Clinic admins see messages whole. Other staff see patient and specialist "
+        "messages with every link replaced by `[link removed]` and attachments without content "
+        "(`redacted: true`): links act as their recipient. Staff password links and alerts are "
+        "listed for clinic admins only.",
         responses=problems(s401="invalid_token", s403="clinic_suspended", s404="clinic_not_found"),
     )
     async def outbox(
@@ -61,8 +63,11 @@ class NotificationsController(Controller):
                 limit,
                 staff.is_admin,  # staff password links and alerts: clinic admins only
             )
-        await _audit_view(request, staff_tenant, staff, "outbox", appointment_id)
-        return [_outbox_out(r) for r in rows]
+        # Links are credentials: only clinic admins get them (notifications.outbox_view).
+        whole = staff.is_admin
+        what = "outbox" if whole else "outbox (links removed)"
+        await _audit_view(request, staff_tenant, staff, what, appointment_id)
+        return [outbox_view.outbox_message(r, whole=whole) for r in rows]
 
     @get(
         "/notifications",
@@ -101,19 +106,6 @@ async def _audit_view(
         detail=f"api messages {what}",
         client_addr=client_address(request),
     )
-
-
-def _outbox_out(r: Any) -> OutboxMessage:
-    attachments = r["attachments"]
-    if isinstance(attachments, str):
-        attachments = json.loads(attachments)
-    return OutboxMessage(
-        id=r["id"], channel=r["channel"], recipient=r["recipient"], subject=r["subject"],
-        body_text=r["body_text"], body_html=r["body_html"],
-        attachments=[OutboxAttachment(**a) for a in attachments],
-        template=r["template"], language=r["language"], appointment_id=r["appointment_id"],
-        created_at=r["created_at"],
-    )  # fmt: skip
 
 
 class WebhooksController(Controller):

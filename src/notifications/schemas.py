@@ -27,6 +27,13 @@ class OutboxMessage(msgspec.Struct):
     language: str
     appointment_id: UUID | None
     created_at: datetime
+    redacted: Annotated[
+        bool,
+        msgspec.Meta(
+            description="True when the caller is not a clinic admin: every link in the subject "
+            "and bodies is replaced by '[link removed]' and attachments have no content."
+        ),
+    ] = False
 
 
 class LogEntry(msgspec.Struct):
