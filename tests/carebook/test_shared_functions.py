@@ -24,6 +24,7 @@ from tests.bookings.support import Setup, bookable, slot
 from tests.conftest import Clinic
 
 TRIGGERS_PER_CLINIC = 15
+COPIES_BEFORE_0160 = 49  # functions each clinic schema owned
 
 
 def _shared_names() -> set[str]:
@@ -245,3 +246,41 @@ async def test_shared_files_run_again_only_when_changed(
     monkeypatch.undo()
     assert (await migrate_all(direct_database_url())).shared_files_applied == 1
     assert (await migrate_all(direct_database_url())).shared_files_applied == 0
+
+
+async def test_migrate_moves_existing_clinics_to_the_shared_functions_in_batches(
+    make_clinic: Callable[..., Awaitable[Clinic]],
+    conn: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Clinics made before 0160 (their own copies, triggers on them) end as new ones do."""
+    current = migrations.tenant_migrations()
+    before = tuple(m for m in current if m.id < migrations.SHARED_FUNCTIONS_MIGRATION)
+    monkeypatch.setattr("carebook.migrations.tenant_migrations", lambda: before)
+    monkeypatch.setattr("carebook.migrations.SHARED_FUNCTIONS_BATCH", 2)
+    old = [await make_clinic() for _ in range(3)]
+    schemas = [c.tenant.schema for c in old]
+    owned = "SELECT count(*) FROM pg_proc WHERE pronamespace::regnamespace::text = ANY ($1)"
+    assert await conn.fetchval(owned, schemas) == 3 * COPIES_BEFORE_0160
+    monkeypatch.setattr("carebook.migrations.tenant_migrations", lambda: current)
+
+    report = await migrate_all(direct_database_url())
+    assert report.migrations_applied == 3 and report.tenants_changed == 3
+    assert await conn.fetchval(owned, schemas) == 0
+    assert (
+        await conn.fetchval(
+            """SELECT count(*) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
+           JOIN pg_proc p ON p.oid = tg.tgfoid
+           WHERE NOT tg.tgisinternal AND c.relnamespace::regnamespace::text = ANY ($1)
+             AND p.pronamespace = 'public'::regnamespace""",
+            schemas,
+        )
+        == 3 * TRIGGERS_PER_CLINIC
+    )
+    setup = await bookable(old[2].tenant)
+    hold = await conn.fetchval(
+        "SELECT id FROM public.hold_slot_in($1, $2, $3, NULL, NULL, $4, 10, $5)",
+        setup.tenant.schema, setup.calendar_id, slot(setup.tenant), b"t", setup.tenant.timezone,
+    )  # fmt: skip
+    assert hold is not None
+    assert (await migrate_all(direct_database_url())).migrations_applied == 0

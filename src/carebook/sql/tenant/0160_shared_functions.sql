@@ -62,9 +62,11 @@ CREATE OR REPLACE TRIGGER audit_events_no_update BEFORE UPDATE OR DELETE ON audi
 CREATE OR REPLACE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION public.audit_events_append_only();
 
--- Every function this schema owns, in one DROP statement (every name is looked up before
--- anything is dropped). No CASCADE: anything still depending on a clinic copy fails the
--- migration loudly.
+-- Drop: every function this schema owns, in one DROP statement (every name is looked up
+-- before anything is dropped). No CASCADE: anything still depending on a clinic copy fails
+-- the migration loudly. (migrate applies this file to many existing clinics at once, in
+-- batches: carebook/migrations.py, apply_shared_functions_migration_in_batches; the line
+-- above is its marker.)
 DO $$
 DECLARE
     v_list text;
