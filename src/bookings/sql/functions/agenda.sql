@@ -1,5 +1,5 @@
--- The staff agenda (0130_agenda_week): one copy in schema public for every clinic, run on the caller's search_path
--- (docs/architecture.md, "Shared functions").
+-- The staff agenda (0130_agenda_week): one copy in schema public for every clinic, run on the
+-- caller's search_path (docs/architecture.md, "Shared functions").
 
 -- The staff agenda's week view (issue 15): one row per (specialist, local day) cell with the
 -- number of appointments, the count per status (in the lifecycle's order) and the first start

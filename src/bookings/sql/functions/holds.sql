@@ -1,5 +1,5 @@
--- Holds and bookings (0020-0052, 0141): one copy in schema public for every clinic, run on the caller's search_path
--- (docs/architecture.md, "Shared functions").
+-- Holds and bookings (0020-0052, 0141): one copy in schema public for every clinic, run on the
+-- caller's search_path (docs/architecture.md, "Shared functions").
 
 -- blocking_ranges() of 0020_appointments, same signature and rows, in PL/pgSQL (issue 18).
 --
@@ -338,7 +338,9 @@ CREATE OR REPLACE FUNCTION hold_slot_in(
 LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(p_schema);
-    RETURN QUERY SELECT * FROM public.hold_slot(p_calendar, p_start, p_specialist, p_session_key, p_token_hash, p_hold_minutes, p_clinic_zone);
+    RETURN QUERY SELECT * FROM public.hold_slot(
+        p_calendar, p_start, p_specialist, p_session_key, p_token_hash, p_hold_minutes,
+        p_clinic_zone);
 END
 $fn$;
 
@@ -362,6 +364,8 @@ CREATE OR REPLACE FUNCTION book_hold_in(
 LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(p_schema);
-    RETURN QUERY SELECT * FROM public.book_hold(p_key, p_request_hash, p_hold, p_hold_token_hash, p_email, p_name, p_phone, p_timezone, p_notes, p_answers, p_manage_token_hash, p_sealed_secret, p_actor_kind, p_actor_id);
+    RETURN QUERY SELECT * FROM public.book_hold(
+        p_key, p_request_hash, p_hold, p_hold_token_hash, p_email, p_name, p_phone, p_timezone,
+        p_notes, p_answers, p_manage_token_hash, p_sealed_secret, p_actor_kind, p_actor_id);
 END
 $fn$;

@@ -1,5 +1,5 @@
--- The appointment lifecycle (0031, 0141): one copy in schema public for every clinic, run on the caller's search_path
--- (docs/architecture.md, "Shared functions").
+-- The appointment lifecycle (0031, 0141): one copy in schema public for every clinic, run on the
+-- caller's search_path (docs/architecture.md, "Shared functions").
 
 CREATE OR REPLACE FUNCTION refuse_history_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -282,7 +282,8 @@ CREATE OR REPLACE FUNCTION transition_appointment_in(
 LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(p_schema);
-    RETURN QUERY SELECT * FROM public.transition_appointment(p_id, p_action, p_version, p_actor_kind, p_actor_id, p_reason);
+    RETURN QUERY SELECT * FROM public.transition_appointment(
+        p_id, p_action, p_version, p_actor_kind, p_actor_id, p_reason);
 END
 $fn$;
 
@@ -299,6 +300,7 @@ CREATE OR REPLACE FUNCTION reschedule_appointment_in(
 LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(p_schema);
-    RETURN QUERY SELECT * FROM public.reschedule_appointment(p_id, p_version, p_start, p_specialist, p_actor_kind, p_actor_id, p_reason);
+    RETURN QUERY SELECT * FROM public.reschedule_appointment(
+        p_id, p_version, p_start, p_specialist, p_actor_kind, p_actor_id, p_reason);
 END
 $fn$;

@@ -1,5 +1,5 @@
--- Response documents of the public pages (0150_slots_document): one copy in schema public for every clinic, run on the caller's search_path
--- (docs/architecture.md, "Shared functions").
+-- Response documents of the public pages (0150_slots_document): one copy in schema public for every
+-- clinic, run on the caller's search_path (docs/architecture.md, "Shared functions").
 
 -- Slots of a calendar whose start falls on local dates p_first … p_last of p_zone, grouped by
 -- that local date; p_from/p_to are the first instants of p_first and of the day after
@@ -132,7 +132,8 @@ CREATE OR REPLACE FUNCTION slots_document_in(
 LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(p_schema);
-    RETURN QUERY SELECT * FROM public.slots_document(p_calendar, p_first, p_last, p_zone, p_from, p_to, p_now, p_specialist, p_clinic_zone);
+    RETURN QUERY SELECT * FROM public.slots_document(
+        p_calendar, p_first, p_last, p_zone, p_from, p_to, p_now, p_specialist, p_clinic_zone);
 END
 $fn$;
 

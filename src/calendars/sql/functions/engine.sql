@@ -1,5 +1,5 @@
--- The availability engine (0015, 0040, 0050): one copy in schema public for every clinic, run on the caller's search_path
--- (docs/architecture.md, "Shared functions").
+-- The availability engine (0015, 0040, 0050): one copy in schema public for every clinic, run on
+-- the caller's search_path (docs/architecture.md, "Shared functions").
 
 -- PostgreSQL's reading `later` uses the offset in force after a repeat's transition. The
 -- offset 24 hours earlier is the one before it; when that offset reads p_local as an earlier

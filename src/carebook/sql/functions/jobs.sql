@@ -1,5 +1,5 @@
--- Jobs of a clinic (0030_jobs, 0140): one copy in schema public for every clinic, run on the caller's search_path
--- (docs/architecture.md, "Shared functions").
+-- Jobs of a clinic (0030_jobs, 0140): one copy in schema public for every clinic, run on the
+-- caller's search_path (docs/architecture.md, "Shared functions").
 
 -- One job for the relay to hand to Dramatiq after commit; returns its id.
 CREATE OR REPLACE FUNCTION enqueue_job(p_actor text, p_args jsonb) RETURNS uuid

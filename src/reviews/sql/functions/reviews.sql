@@ -1,5 +1,5 @@
--- Reviews (0085_reviews): one copy in schema public for every clinic, run on the caller's search_path
--- (docs/architecture.md, "Shared functions").
+-- Reviews (0085_reviews): one copy in schema public for every clinic, run on the caller's
+-- search_path (docs/architecture.md, "Shared functions").
 
 -- The whole use case in one transaction: the appointment must be done, the review is the
 -- first, and a low rating writes its alert and the job that tells the clinic admins.
