@@ -53,9 +53,10 @@ async def two(make_clinic: Callable[..., Awaitable[Clinic]]) -> tuple[Setup, Set
 async def test_clinic_schemas_own_no_function_and_triggers_point_to_public(
     clinic: Clinic, conn: asyncpg.Connection
 ) -> None:
+    # This test's clinic (other tests create functions of their own in theirs).
     owned = await conn.fetch(
-        """SELECT t.schema_name, p.proname FROM public.tenants t
-           JOIN pg_proc p ON p.pronamespace = t.schema_name::regnamespace"""
+        "SELECT p.proname FROM pg_proc p WHERE p.pronamespace = $1::regnamespace",
+        clinic.tenant.schema,
     )
     assert owned == []
     triggers = await conn.fetch(
