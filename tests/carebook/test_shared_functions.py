@@ -285,3 +285,20 @@ async def test_migrate_moves_existing_clinics_to_the_shared_functions_in_batches
     )  # fmt: skip
     assert hold is not None
     assert (await migrate_all(direct_database_url())).migrations_applied == 0
+
+
+async def test_ready_says_when_the_shared_functions_are_not_this_codes(
+    migrated: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carebook import health
+
+    monkeypatch.setattr(health, "_migrations_ok_until", 0.0)
+    assert await health._migrations() == "ok"
+    changed = tuple(
+        SharedSql(s.name, s.sql, "0" * 64) if s.name == "stats/stats.sql" else s
+        for s in migrations.shared_sql_files()
+    )
+    monkeypatch.setattr("carebook.migrations.shared_sql_files", lambda: changed)
+    monkeypatch.setattr(health, "_migrations_ok_until", 0.0)
+    with pytest.raises(RuntimeError, match="1 shared function files not applied"):
+        await health._migrations()
