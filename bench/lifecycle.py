@@ -119,8 +119,9 @@ async def _paced_cancels(
 
     async def cancel(schema: str, aid: Any) -> None:
         await pool.execute(
-            f"SELECT * FROM \"{schema}\".transition_appointment($1, 'cancel', NULL, "
+            "SELECT * FROM public.transition_appointment_in($1, $2, 'cancel', NULL, "
             "'staff', NULL, 'bench')",
+            schema,
             aid,
         )
         acked[str(aid)] = time.time()

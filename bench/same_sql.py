@@ -27,12 +27,12 @@ SCRIPT = r"""
 \set k :k + 1
 \set day :day0 + :k / 40
 \set minute 480 + (:k % 40) * 15
-SELECT id AS hold_id FROM {schema}.hold_slot(
+SELECT id AS hold_id FROM public.hold_slot_in({schema},
     :cal::uuid,
     ((current_date + :day::int) + make_interval(mins => :minute::int)) AT TIME ZONE 'Europe/Berlin',
     (:sids::uuid[])[:client_id::int + 1], NULL, sha256(:client_id::text::bytea), 10,
     'Europe/Berlin') \gset
-SELECT replayed FROM {schema}.book_hold(
+SELECT replayed FROM public.book_hold_in({schema},
     gen_random_uuid()::text, sha256(:k::text::bytea), :hold_id::uuid,
     sha256(:client_id::text::bytea), 'p' || gen_random_uuid() || '@bench.test',
     'Bench Patient', NULL, 'Europe/Berlin', NULL, NULL, sha256(:hold_id::text::bytea),
@@ -76,6 +76,11 @@ async def _reset_stats(url: str) -> None:
         await conn.close()
 
 
+def _literal(schema: str) -> str:
+    """The clinic's schema as the entry points' first argument (a SQL string literal)."""
+    return "'" + schema.replace("'", "''") + "'"
+
+
 def function_ms(stats: dict[str, tuple[int, float]], name: str) -> tuple[int, float]:
     """(calls, mean ms per call) of one function, (0, 0.0) when it was never called."""
     calls, ms = stats.get(name, (0, 0.0))
@@ -92,7 +97,7 @@ def run(binary: str, url: str, setup: dict[str, Any], clients: int, seconds: flo
     sids = "{" + ",".join(str(s) for s in setup["specialists"][:clients]) + "}"
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "hold_book.sql"
-        script.write_text(SCRIPT.replace("{schema}", f'"{setup["schema"]}"'))
+        script.write_text(SCRIPT.replace("{schema}", _literal(setup["schema"])))
         out = subprocess.run(
             [binary, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients), "-j", "2",
              "-T", str(int(seconds)), "-D", f"cal={setup['throughput']}", "-D", f"sids={sids}",
@@ -119,9 +124,9 @@ def run(binary: str, url: str, setup: dict[str, Any], clients: int, seconds: flo
 ENGINE_FUNCTIONS = ("available_slots", "engine_slots")
 
 
-HOLD_SQL = """SELECT id FROM {schema}.hold_slot($1, $2, $3, NULL, sha256('0'::bytea), 10,
-                                               'Europe/Berlin')"""
-BOOK_SQL = """SELECT replayed FROM {schema}.book_hold(
+HOLD_SQL = """SELECT id FROM public.hold_slot_in({schema}, $1, $2, $3, NULL, sha256('0'::bytea),
+                                                  10, 'Europe/Berlin')"""
+BOOK_SQL = """SELECT replayed FROM public.book_hold_in({schema},
     gen_random_uuid()::text, sha256($2::text::bytea), $1::uuid, sha256('0'::bytea),
     'p' || gen_random_uuid() || '@bench.test', 'Bench Patient', NULL, 'Europe/Berlin', NULL,
     NULL, sha256($1::uuid::text::bytea),
@@ -152,7 +157,8 @@ async def backend_cpu(url: str, setup: dict[str, Any], n: int, day0: int) -> Bac
     conn = await asyncpg.connect(url)
     try:
         schema = f'"{setup["schema"]}"'
-        hold, book = HOLD_SQL.replace("{schema}", schema), BOOK_SQL.replace("{schema}", schema)
+        literal = _literal(setup["schema"])
+        hold, book = HOLD_SQL.replace("{schema}", literal), BOOK_SQL.replace("{schema}", literal)
         pid = await conn.fetchval("SELECT pg_backend_pid()")
         cal, sid = setup["throughput"], setup["specialists"][0]
         day = await conn.fetchval("SELECT current_date")

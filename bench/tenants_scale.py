@@ -34,6 +34,7 @@ from common import ROOT, machine, percentile, prepare
 
 ZONE = "Europe/Berlin"
 WARMUPS = 2  # clinics per round that warm the app process up, not measured
+SHARED_MIGRATION = "0160_shared_functions"
 
 
 async def _onboard(n: int, concurrency: int, first: int = 0) -> float:
@@ -309,8 +310,21 @@ async def main(args: argparse.Namespace) -> None:
           f"{first_migrate.seconds:.1f} s", flush=True)  # fmt: skip
     load_before = os.getloadavg()
     onboarded = args.clinics
+    shared_s = None
     if args.reuse:  # the clinics of a previous run: only serving and memory are measured
         onboard_s, noop_s, one_s = float("nan"), float("nan"), float("nan")
+    elif args.shared_migration:
+        # Clinics as the previous version made them (their own copies of every function),
+        # then the migrate that applies 0160_shared_functions to all of them.
+        from carebook import migrations
+
+        current = migrations.tenant_migrations()
+        before = tuple(m for m in current if m.id < SHARED_MIGRATION)
+        migrations.tenant_migrations = lambda: before  # type: ignore[assignment]
+        onboard_s = await _onboard(args.clinics, args.concurrency)
+        migrations.tenant_migrations = lambda: current  # type: ignore[assignment]
+        shared_s = (await migrate_all(url)).seconds
+        noop_s, one_s = await _migrate_times(url)
     else:
         existing = await _existing(url) if args.add else (0, -1)
         onboarded = max(0, args.clinics - existing[0])
@@ -326,6 +340,7 @@ async def main(args: argparse.Namespace) -> None:
         "onboard_concurrency": args.concurrency,
         "migrate_noop_ms": round(noop_s * 1000) if noop_s == noop_s else None,
         "migrate_one_s": round(one_s, 2), **catalog, "machine": machine(),
+        "migrate_0160_s": shared_s and round(shared_s, 2),
         "load_setup": [round(x, 1) for x in load_before + os.getloadavg()],
     }  # fmt: skip
     print(f"{args.clinics} clinics: onboarding {report['onboard_per_s']}/s; migrate no-op "
@@ -333,6 +348,11 @@ async def main(args: argparse.Namespace) -> None:
           f"{catalog['relations']} relations, pg_class {catalog['pg_class_bytes'] / 2**20:.1f} "
           f"MiB, pg_attribute {catalog['pg_attribute_bytes'] / 2**20:.1f} MiB, database "
           f"{catalog['database_bytes'] / 2**30:.1f} GiB", flush=True)  # fmt: skip
+    if shared_s is not None:
+        print(
+            f"0160_shared_functions on {args.clinics} clinics made by the previous version: "
+            f"{shared_s:.1f} s ({shared_s / args.clinics * 1000:.0f} ms per clinic)"
+        )
     if args.setup_only:
         print(json.dumps(report, default=str))
         return
@@ -366,6 +386,11 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=12, help="onboardings at once")
     parser.add_argument(
         "--setup-only", action="store_true", help="onboard, time migrate, read the catalog"
+    )
+    parser.add_argument(
+        "--shared-migration",
+        action="store_true",
+        help=f"onboard without {SHARED_MIGRATION}, then time the migrate that applies it",
     )
     args = parser.parse_args()
     prepare(args.database, keep=args.reuse or args.add)

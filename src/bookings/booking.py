@@ -28,7 +28,8 @@ from carebook.zones import valid_zone
 
 MANAGE_TOKEN_PREFIX = "cbm"  # noqa: S105 - a label, not a secret
 _BOOK_HOLD = (
-    "SELECT * FROM {schema}.book_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    "SELECT * FROM public.book_hold_in("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 )
 
 

@@ -37,7 +37,7 @@ class Hold:
     end: datetime
 
 
-_HOLD_SLOT = "SELECT * FROM {schema}.hold_slot($1, $2, $3, $4, $5, $6, $7)"
+_HOLD_SLOT = "SELECT * FROM public.hold_slot_in($1, $2, $3, $4, $5, $6, $7, $8)"
 
 
 async def hold_slot(

@@ -23,8 +23,8 @@ STAFF_ACTIONS = ("confirm", "start", "complete", "cancel", "no_show")
 PATIENT = "patient"
 SYSTEM = "system"
 
-_TRANSITION = "SELECT * FROM {schema}.transition_appointment($1, $2, $3, $4, $5, $6)"
-_RESCHEDULE = "SELECT * FROM {schema}.reschedule_appointment($1, $2, $3, $4, $5, $6, $7)"
+_TRANSITION = "SELECT * FROM public.transition_appointment_in($1, $2, $3, $4, $5, $6, $7)"
+_RESCHEDULE = "SELECT * FROM public.reschedule_appointment_in($1, $2, $3, $4, $5, $6, $7, $8)"
 
 
 @dataclass(frozen=True)

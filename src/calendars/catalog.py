@@ -308,7 +308,7 @@ def _public_calendar(row: asyncpg.Record) -> PublicCalendar:
     )
 
 
-_CATALOG_DOCUMENT = "SELECT {schema}.public_catalog_document($1, $2, $3)"
+_CATALOG_DOCUMENT = "SELECT public.public_catalog_document_in($1, $2, $3, $4)"
 
 
 async def public_catalog_document(tenant: Tenant) -> bytes:

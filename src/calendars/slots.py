@@ -27,7 +27,8 @@ MAX_RANGE_DAYS = 62
 # (sql/tenant/0150_slots_document.sql): engine, grouping by the viewer's local date, closures
 # and JSON in one statement, one round trip; its bytes go to the client untouched.
 _SLOTS_DOCUMENT = (
-    "SELECT missing, document FROM {schema}.slots_document($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    "SELECT missing, document FROM public.slots_document_in("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
 _MISSING = {
     "calendar_not_found": lambda: NotFound("No such calendar.", code="calendar_not_found"),

@@ -58,7 +58,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     report = asyncio.run(migrate_all(direct_database_url()))
     print(
         f"migrated: {report.tenants} clinics, {report.tenants_changed} changed, "
-        f"{report.migrations_applied} tenant migrations applied in {report.seconds:.2f} s"
+        f"{report.migrations_applied} tenant migrations applied, "
+        f"{report.shared_files_applied} shared function files applied in {report.seconds:.2f} s"
     )
     return 0
 

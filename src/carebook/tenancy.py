@@ -279,15 +279,16 @@ async def run_in_tenant_tx(
 async def call_in_schema(
     tenant: Tenant, query: str, *args: Any, attempts: int = 6
 ) -> list[asyncpg.Record]:
-    """One statement as its own transaction, ``{schema}`` replaced by the tenant's schema.
+    """One statement as its own transaction, the tenant's schema passed as ``$1``.
 
-    Meant for a clinic-schema function that is a whole use case (its ``SET search_path FROM
-    CURRENT`` pins it to its schema): one round trip, no BEGIN/COMMIT, no search_path
-    change. Serialization failures and deadlocks are retried like ``run_in_tenant_tx``.
+    Meant for an entry point that is a whole use case (``public.<fn>_in(p_schema, …)``, which
+    puts ``p_schema`` first on the search_path until it returns: docs/architecture.md,
+    "Shared functions"): one round trip, no BEGIN/COMMIT, no search_path change on the
+    connection. ``args`` are ``$2`` onwards. Serialization failures and deadlocks are retried
+    like ``run_in_tenant_tx``.
     """
-    sql = query.replace("{schema}", quote_ident(tenant.schema))
 
     async def once() -> list[asyncpg.Record]:
-        return await _fetch(sql, *args, schema=tenant.schema)
+        return await _fetch(query, tenant.schema, *args, schema=tenant.schema)
 
     return await _retrying(once, attempts)

@@ -9,8 +9,8 @@ clinic schema alone).
 Import restores into a migrated database that has neither the slug nor the schema: the schema
 with ``pg_restore --single-transaction``, then, in one transaction holding the onboarding
 lock, the platform rows and any tenant migration the archive predates; if that transaction
-fails the restored schema is dropped again. The clinic keeps its slug and schema name (its
-functions are pinned to the schema by name).
+fails the restored schema is dropped again. The clinic keeps its slug and schema name (platform
+rows name the schema); its triggers call the shared functions of the target's ``public``.
 """
 
 from __future__ import annotations

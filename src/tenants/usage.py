@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from carebook.tenancy import platform_tx, quote_ident
+from carebook.tenancy import platform_tx
 
 # Clinics per UNION ALL query: one statement reads many schemas without a round trip each.
 BATCH = 200
@@ -50,15 +50,15 @@ LIMIT $2 OFFSET $3
 async def _usage_of(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[ClinicUsage]:
     if not rows:
         return []
-    # Schema names come from the registry (derived from validated slugs) and are quoted.
+    # One statement for the page: each call puts its clinic's schema on the search_path.
     parts = [
-        f"SELECT {i}::int AS i, u.* FROM {quote_ident(r['schema_name'])}"
-        f".clinic_usage(${2 * i + 1}, ${2 * i + 2}) u"
-        for i, r in enumerate(rows)
+        f"SELECT {i}::int AS i, u.* FROM public.clinic_usage(${3 * i + 1}, ${3 * i + 2}, "
+        f"${3 * i + 3}) u"
+        for i in range(len(rows))
     ]
     args: list[Any] = []
     for r in rows:
-        args += [r["month_from"], r["month_to"]]
+        args += [r["schema_name"], r["month_from"], r["month_to"]]
     found = {u["i"]: u for u in await conn.fetch(" UNION ALL ".join(parts), *args)}
     return [
         ClinicUsage(

@@ -37,7 +37,8 @@ async def _pid_in(tenant: Tenant) -> int:
 
 
 async def _pid_called(tenant: Tenant) -> int:
-    rows = await call_in_schema(tenant, "SELECT pg_backend_pid() AS pid")
+    # $1 is the clinic's schema (what an entry point takes first).
+    rows = await call_in_schema(tenant, "SELECT pg_backend_pid() AS pid, $1::text AS schema")
     pid: int = rows[0]["pid"]
     return pid
 

@@ -1,7 +1,9 @@
 """Tenant-scoped calls retry serialization failures and deadlocks, against real PostgreSQL.
 
-A clinic-schema function that raises 40001/40P01 on its first calls (a sequence counts the
-calls: nextval is not rolled back) stands in for a real collision.
+A function that raises 40001/40P01 on its first calls (a sequence counts the calls: nextval
+is not rolled back) stands in for a real collision; like the entry points that
+``call_in_schema`` calls, it takes the clinic's schema as ``$1`` (and ignores it: it is
+pinned to the test clinic's schema).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from carebook.tenancy import call_in_schema, run_in_tenant_tx, tenant_tx
+from carebook.tenancy import call_in_schema, quote_ident, run_in_tenant_tx, tenant_tx
 from tests.conftest import Clinic
 
 
@@ -20,7 +22,7 @@ async def _flaky(clinic: Clinic, sqlstate: str, failures: int) -> None:
     async with tenant_tx(clinic.tenant) as conn:
         await conn.execute(f"""
             CREATE SEQUENCE flaky_calls;
-            CREATE FUNCTION flaky() RETURNS integer LANGUAGE plpgsql
+            CREATE FUNCTION flaky(p_schema text) RETURNS integer LANGUAGE plpgsql
             SET search_path FROM CURRENT AS $$
             BEGIN
                 IF nextval('flaky_calls') <= {failures} THEN
@@ -29,6 +31,10 @@ async def _flaky(clinic: Clinic, sqlstate: str, failures: int) -> None:
                 RETURN 42;
             END $$;
         """)  # fmt: skip
+
+
+def _schema(clinic: Clinic) -> str:
+    return quote_ident(clinic.tenant.schema)
 
 
 async def _calls(clinic: Clinic) -> int:
@@ -40,7 +46,7 @@ async def _calls(clinic: Clinic) -> int:
 @pytest.mark.parametrize("sqlstate", ["40001", "40P01"])
 async def test_call_in_schema_retries_collisions(clinic: Clinic, sqlstate: str) -> None:
     await _flaky(clinic, sqlstate, failures=2)
-    rows = await call_in_schema(clinic.tenant, "SELECT {schema}.flaky() AS answer")
+    rows = await call_in_schema(clinic.tenant, f"SELECT {_schema(clinic)}.flaky($1) AS answer")
     assert rows[0]["answer"] == 42
     assert await _calls(clinic) == 3
 
@@ -49,7 +55,7 @@ async def test_run_in_tenant_tx_retries_collisions(clinic: Clinic) -> None:
     await _flaky(clinic, "40001", failures=1)
 
     async def work(conn: asyncpg.Connection) -> int:
-        answer: int = await conn.fetchval("SELECT flaky()")
+        answer: int = await conn.fetchval("SELECT flaky('')")
         return answer
 
     assert await run_in_tenant_tx(clinic.tenant, work) == 42
@@ -59,7 +65,7 @@ async def test_run_in_tenant_tx_retries_collisions(clinic: Clinic) -> None:
 async def test_collisions_that_outlast_the_retries_are_raised(clinic: Clinic) -> None:
     await _flaky(clinic, "40001", failures=100)
     with pytest.raises(asyncpg.SerializationError):
-        await call_in_schema(clinic.tenant, "SELECT {schema}.flaky()", attempts=3)
+        await call_in_schema(clinic.tenant, f"SELECT {_schema(clinic)}.flaky($1)", attempts=3)
     assert await _calls(clinic) == 3
 
 

@@ -1,0 +1,151 @@
+-- Response documents of the public pages (0150_slots_document): one copy in schema public for every
+-- clinic, run on the caller's search_path (docs/architecture.md, "Shared functions").
+
+-- Slots of a calendar whose start falls on local dates p_first … p_last of p_zone, grouped by
+-- that local date; p_from/p_to are the first instants of p_first and of the day after
+-- p_last (computed at the edge, calendars/slots.py); p_clinic_zone is the clinic's zone.
+-- Every date is listed; "closed" carries the reasons of the clinic closures overlapping the
+-- date, null when none does.
+-- missing: 'calendar_not_found' | 'specialist_not_found' (then no document), else null.
+CREATE OR REPLACE FUNCTION slots_document(
+    p_calendar uuid,
+    p_first date,
+    p_last date,
+    p_zone text,
+    p_from timestamptz,
+    p_to timestamptz,
+    p_now timestamptz,
+    p_specialist uuid,
+    p_clinic_zone text
+) RETURNS TABLE (missing text, document bytea)
+LANGUAGE plpgsql STABLE
+-- One cached plan per connection (its shape does not depend on the values), as the engine's:
+-- re-planning the document's query per call cost ~15 % of the call.
+SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+    v_duration integer;
+BEGIN
+    SELECT c.duration_minutes INTO v_duration
+    FROM calendars c WHERE c.id = p_calendar AND c.active;
+    IF NOT FOUND THEN
+        missing := 'calendar_not_found';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    IF p_specialist IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM specialists s WHERE s.id = p_specialist) THEN
+        missing := 'specialist_not_found';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    -- Local dates and offsets are rendered in the viewer's zone (restored at function exit).
+    PERFORM set_config('TimeZone', p_zone, true);
+    RETURN QUERY
+    WITH merged AS (  -- specialists free at the same start: one slot, ids sorted
+        SELECT e.slot_start, e.slot_end, array_agg(e.specialist_id ORDER BY e.specialist_id) AS ids
+        FROM available_slots(p_calendar, p_from, p_to, p_now, p_specialist) e
+        GROUP BY e.slot_start, e.slot_end
+    ),
+    by_day AS (
+        SELECT to_char(m.slot_start, 'YYYY-MM-DD') AS day,
+               json_agg(json_build_object(
+                   'start', to_char(m.slot_start, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'),
+                   'end', to_char(m.slot_end, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'),
+                   'specialist_ids', m.ids) ORDER BY m.slot_start) AS slots
+        FROM merged m
+        GROUP BY 1
+    ),
+    days AS (
+        SELECT p_first + i AS d FROM generate_series(0, p_last - p_first) i
+    ),
+    closed AS (  -- closures are clinic-zone dates; a viewer's day may overlap one in part
+        SELECT dd.d,
+               coalesce(string_agg(DISTINCT nullif(btrim(c.reason), ''), '; '), '') AS reason
+        FROM days dd
+        JOIN closures c
+          ON c.dates && daterange(p_first - 2, p_last + 3)
+         AND tstzrange(lower(c.dates)::timestamp AT TIME ZONE p_clinic_zone,
+                       upper(c.dates)::timestamp AT TIME ZONE p_clinic_zone)
+          && tstzrange(dd.d::timestamp AT TIME ZONE p_zone,
+                       (dd.d + 1)::timestamp AT TIME ZONE p_zone)
+        GROUP BY dd.d
+    )
+    SELECT NULL::text, convert_to(json_build_object(
+        'calendar_id', p_calendar,
+        'timezone', p_zone,
+        'duration_minutes', v_duration,
+        'days', (SELECT json_agg(json_build_object(
+                            'date', to_char(dd.d, 'YYYY-MM-DD'),
+                            'slots', coalesce(b.slots, '[]'::json),
+                            'closed', cl.reason) ORDER BY dd.d)
+                 FROM days dd
+                 LEFT JOIN by_day b ON b.day = to_char(dd.d, 'YYYY-MM-DD')
+                 LEFT JOIN closed cl ON cl.d = dd.d))::text, 'UTF8');
+END
+$fn$;
+
+-- Listed, active services with their listed, active calendars and each calendar's active
+-- specialists (the public catalog); the clinic's own fields come from the caller.
+CREATE OR REPLACE FUNCTION public_catalog_document(p_slug text, p_name text, p_timezone text)
+RETURNS bytea
+LANGUAGE sql STABLE AS $fn$
+    SELECT convert_to(json_build_object(
+        'clinic', json_build_object('slug', p_slug, 'name', p_name, 'timezone', p_timezone),
+        'services', coalesce((
+            SELECT json_agg(json_build_object(
+                       'id', s.id, 'name', s.name, 'description', s.description,
+                       'calendars', cals.list) ORDER BY s.name, s.id)
+            FROM services s
+            CROSS JOIN LATERAL (
+                SELECT json_agg(json_build_object(
+                           'id', c.id, 'slug', c.slug, 'name', c.name, 'kind', c.kind,
+                           'price_minor', c.price_minor, 'currency', c.currency,
+                           'duration_minutes', c.duration_minutes,
+                           'specialists', coalesce((
+                               SELECT json_agg(json_build_object('id', sp.id, 'name', sp.name)
+                                               ORDER BY sp.name, sp.id)
+                               FROM calendar_specialists cs
+                               JOIN specialists sp ON sp.id = cs.specialist_id
+                               WHERE cs.calendar_id = c.id AND sp.active), '[]'::json),
+                           'service_id', s.id, 'service_name', s.name,
+                           'horizon_days', c.horizon_days) ORDER BY c.name, c.slug) AS list
+                FROM calendars c
+                WHERE c.service_id = s.id AND c.active AND c.listed) cals
+            WHERE s.active AND cals.list IS NOT NULL), '[]'::json))::text, 'UTF8')
+$fn$;
+-- Entry points (docs/architecture.md, "Shared functions"): the use case of one request in
+-- one round trip, without a transaction block, so without a tenant search_path; the clinic's
+-- schema comes first and is on the search_path until the function returns.
+
+CREATE OR REPLACE FUNCTION slots_document_in(
+    p_schema text,
+    p_calendar uuid,
+    p_first date,
+    p_last date,
+    p_zone text,
+    p_from timestamptz,
+    p_to timestamptz,
+    p_now timestamptz,
+    p_specialist uuid,
+    p_clinic_zone text
+) RETURNS TABLE (missing text, document bytea)
+LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    RETURN QUERY SELECT * FROM public.slots_document(
+        p_calendar, p_first, p_last, p_zone, p_from, p_to, p_now, p_specialist, p_clinic_zone);
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION public_catalog_document_in(
+    p_schema text,
+    p_slug text,
+    p_name text,
+    p_timezone text
+) RETURNS bytea
+LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    RETURN public.public_catalog_document(p_slug, p_name, p_timezone);
+END
+$fn$;

@@ -1,0 +1,42 @@
+-- Live-update events of a clinic (docs/architecture.md, "Shared functions"): one copy in
+-- schema public for every clinic; each runs on its caller's search_path (clinic, public).
+
+-- NOTIFY is delivered at commit only, and carries just "<schema>:<id>".
+CREATE OR REPLACE FUNCTION notify_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('carebook_events', TG_TABLE_SCHEMA || ':' || NEW.id);
+    RETURN NULL;
+END
+$$;
+
+-- publish_event(): append a live-update event in the caller's transaction, in one call.
+--
+-- Takes the clinic's event advisory lock (class 0x0CA8E = 51854, key: the schema) before the
+-- id is drawn, held until commit, so ids of one clinic become visible in increasing order
+-- (see carebook/events/outbox.py, which calls this function and validates type and keys).
+-- Call it with the clinic's schema first on the search_path (a tenant transaction, or an
+-- entry point or trigger that put it there): it has no SET clause of its own, which would
+-- cost a configuration change on every call.
+CREATE OR REPLACE FUNCTION publish_event(p_type text, p_specialist uuid, p_data jsonb) RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(51854, hashtext(current_schema()));
+    INSERT INTO events (type, specialist_id, data) VALUES (p_type, p_specialist, p_data)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$fn$;
+
+-- An instant as events carry it: UTC, ISO 8601, '+00:00', microseconds only when non-zero
+-- (the text Python's datetime.astimezone(UTC).isoformat() gives).
+-- STABLE, not IMMUTABLE: to_char() is STABLE, and an IMMUTABLE SQL function whose body is not
+-- is never inlined (0053_event_instant_inlinable).
+CREATE OR REPLACE FUNCTION event_instant(p_at timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $fn$
+    SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN extract(microseconds FROM p_at)::bigint % 1000000 <> 0
+                THEN to_char(p_at AT TIME ZONE 'UTC', '.US') ELSE '' END
+        || '+00:00'
+$fn$;
