@@ -45,8 +45,10 @@ class StaffAppointmentController(Controller):
     @get(
         "/",
         summary="One appointment with its patient, history and the actions open to you",
-        responses=problems(s401="unauthorized, invalid_token", s403="not_your_appointment",
-                           s404="appointment_not_found", s422="invalid_timezone"),
+        description="A specialist sees only the appointments of the specialist linked to their "
+        "account; another's is 404 `appointment_not_found`, as a missing one.",
+        responses=problems(s401="unauthorized, invalid_token", s404="appointment_not_found",
+                           s422="invalid_timezone"),
     )  # fmt: skip
     async def show(
         self,

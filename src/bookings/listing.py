@@ -1,8 +1,9 @@
 """The staff view of one local day's appointments.
 
-Who sees what: clinic admins see every specialist's day; a staff member with the
-``specialist`` role sees only the appointments of the specialist linked to their account
-(``specialists.staff_user``), because the list carries patient contact data.
+Who sees what (``StaffPrincipal.appointment_scope``, the staff pages' rule): admins and
+receptionists see every specialist's day; a staff member with the ``specialist`` role sees
+only the appointments of the specialist linked to their account (``specialists.staff_user``),
+because the list carries patient contact data. The filter is in the SQL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from bookings.schemas import AppointmentOut, CalendarRef, DayOut, PatientOut, Price, Ref
-from carebook.errors import Forbidden, NotFound, ValidationFailed
+from carebook.errors import NotFound, ValidationFailed
 from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import first_instant, parse_local_date, valid_zone
@@ -62,31 +63,13 @@ async def day_appointments(
     lo = first_instant(local, zone)
     hi = first_instant(local + timedelta(days=1), zone)
     async with tenant_tx(tenant) as conn:
-        specialist_id = await _visible_specialist(conn, staff, specialist_id)
-        rows = await conn.fetch(sql("bookings", "day_appointments.sql"), lo, hi, specialist_id,
-                                statuses)  # fmt: skip
-    return DayOut(local.isoformat(), zone_name, [_appointment(r, zone) for r in rows])
-
-
-async def _visible_specialist(
-    conn: asyncpg.Connection, staff: StaffPrincipal, wanted: UUID | None
-) -> UUID | None:
-    if staff.is_admin:
-        if wanted is not None and not await conn.fetchval(
-            "SELECT 1 FROM specialists WHERE id = $1", wanted
+        if specialist_id is not None and not await conn.fetchval(
+            "SELECT 1 FROM specialists WHERE id = $1", specialist_id
         ):
             raise NotFound("There is no such specialist.", code="specialist_not_found")
-        return wanted
-    own: UUID | None = await conn.fetchval(
-        "SELECT id FROM specialists WHERE staff_user = $1", staff.id
-    )
-    if own is None:
-        raise Forbidden("Your account is not linked to a specialist.", code="not_a_specialist")
-    if wanted is not None and wanted != own:
-        raise Forbidden(
-            "Specialists see only their own appointments.", code="not_your_appointments"
-        )
-    return own
+        rows = await conn.fetch(sql("bookings", "day_appointments.sql"), lo, hi, specialist_id,
+                                statuses, staff.appointment_scope)  # fmt: skip
+    return DayOut(local.isoformat(), zone_name, [_appointment(r, zone) for r in rows])
 
 
 def _appointment(r: asyncpg.Record, zone: ZoneInfo) -> AppointmentOut:

@@ -148,11 +148,12 @@ class StaffAppointmentsController(Controller):
     @get(
         "/",
         summary="One local day's appointments",
-        description="Admins see every specialist; staff with the specialist role see only "
-        "their own. `status` is a comma-separated list (default: booked and later, no holds).",
+        description="Admins and receptionists see every specialist; staff with the specialist "
+        "role see only the appointments of the specialist linked to their account (none if "
+        "none is; another's `specialist_id` gives an empty day). `status` is a "
+        "comma-separated list (default: booked and later, no holds).",
         responses=problems(
             s401="unauthorized, invalid_token",
-            s403="not_a_specialist, not_your_appointments",
             s404="specialist_not_found",
             s422=f"invalid_date, date_out_of_range, invalid_status, invalid_timezone, {INVALID}",
         ),

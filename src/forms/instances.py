@@ -26,7 +26,6 @@ from tenants.staff import StaffPrincipal
 
 PATIENT_EDITABLE = ("booked", "upcoming")  # intake answers may change until confirmation
 STAFF_EDITABLE = ("done",)  # post-appointment forms are written after the visit
-ALL_STAFF_ROLES = ("admin", "receptionist")
 
 _INSTANCE = """
 SELECT i.id, i.appointment_id, i.template_id, i.template_version, i.phase, i.status,
@@ -151,16 +150,16 @@ def patient_visible(instance: InstanceOut) -> bool:
 async def staff_may_see(
     conn: asyncpg.Connection, staff: StaffPrincipal, appointment_id: UUID
 ) -> None:
-    """Admins see every appointment's forms; a specialist only their own appointments'."""
-    row = await conn.fetchrow(
-        """SELECT s.staff_user FROM appointments a JOIN specialists s ON s.id = a.specialist_id
-           WHERE a.id = $1 AND a.status NOT IN ('held', 'released', 'expired')""",
+    """Admins and receptionists see every appointment's forms; a specialist only their own
+    appointments' (``StaffPrincipal.appointment_scope``): another's is 404, as a missing one."""
+    if not await conn.fetchval(
+        """SELECT 1 FROM appointments a JOIN specialists s ON s.id = a.specialist_id
+           WHERE a.id = $1 AND a.status NOT IN ('held', 'released', 'expired')
+             AND ($2::uuid IS NULL OR s.staff_user = $2)""",
         appointment_id,
-    )
-    if row is None:
+        staff.appointment_scope,
+    ):
         raise NotFound("No such appointment.", code="appointment_not_found")
-    if staff.role not in ALL_STAFF_ROLES and row["staff_user"] != staff.id:
-        raise Forbidden("Specialists see only their own appointments.", code="not_your_appointment")
 
 
 async def _check_writable(conn: asyncpg.Connection, instance: InstanceOut, filler: Filler) -> None:

@@ -114,6 +114,12 @@ async def _audit_view(
                             detail="api forms", client_addr=client_address(request))  # fmt: skip
 
 
+_SCOPE = (
+    "Admins and receptionists see every appointment's forms; a specialist only those of "
+    "their own appointments: another's is 404 `appointment_not_found`, as a missing one."
+)
+
+
 class StaffAppointmentFormsController(Controller):
     """Staff read every form of an appointment and fill its post-appointment forms."""
 
@@ -121,7 +127,12 @@ class StaffAppointmentFormsController(Controller):
     tags = ["forms"]
     dependencies = STAFF
 
-    @get("/", summary="The forms of an appointment with their answers")
+    @get(
+        "/",
+        summary="The forms of an appointment with their answers",
+        description=_SCOPE,
+        responses=problems(s404="appointment_not_found"),
+    )
     async def index(
         self,
         request: Request[Any, Any, Any],
@@ -135,7 +146,12 @@ class StaffAppointmentFormsController(Controller):
         await _audit_view(request, staff_tenant, staff, appointment_id)
         return found
 
-    @get("/{instance_id:uuid}", summary="One form of an appointment")
+    @get(
+        "/{instance_id:uuid}",
+        summary="One form of an appointment",
+        description=_SCOPE,
+        responses=problems(s404="appointment_not_found, form_not_found"),
+    )
     async def show(
         self,
         request: Request[Any, Any, Any],

@@ -14,12 +14,19 @@ import asyncpg
 
 from notifications.schemas import LogEntry
 
+# $3: the caller's StaffPrincipal.appointment_scope: NULL for the whole clinic, else only the
+# messages about appointments of the specialist linked to that staff user (so none without an
+# appointment: sign-in links, staff mail).
 _LOG = """
-SELECT id, appointment_id, event, recipient, recipient_kind, channel, transport, template,
-       language, status, attempts, provider_id, error, created_at, updated_at, sent_at
-FROM notification_log
-WHERE $1::uuid IS NULL OR appointment_id = $1
-ORDER BY created_at DESC, id LIMIT $2
+SELECT l.id, l.appointment_id, l.event, l.recipient, l.recipient_kind, l.channel, l.transport,
+       l.template, l.language, l.status, l.attempts, l.provider_id, l.error, l.created_at,
+       l.updated_at, l.sent_at
+FROM notification_log l
+WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
+  AND ($3::uuid IS NULL OR EXISTS (
+      SELECT 1 FROM appointments a JOIN specialists s ON s.id = a.specialist_id
+      WHERE a.id = l.appointment_id AND s.staff_user = $3))
+ORDER BY l.created_at DESC, l.id LIMIT $2
 """
 # A patient's messages: those about their appointments addressed to them (not the copies
 # sent to the specialist or the clinic). Goes by appointments(patient_id), then the log's
@@ -53,10 +60,14 @@ class PatientMessage:
 
 
 async def log_entries(
-    conn: asyncpg.Connection, appointment_id: UUID | None = None, limit: int = 100
+    conn: asyncpg.Connection,
+    appointment_id: UUID | None = None,
+    limit: int = 100,
+    scope: UUID | None = None,
 ) -> list[LogEntry]:
-    """The message log, newest first; only one appointment's when given."""
-    rows = await conn.fetch(_LOG, appointment_id, limit)
+    """The message log, newest first; only one appointment's when given; only the messages of
+    ``scope``'s appointments when given (``StaffPrincipal.appointment_scope``)."""
+    rows = await conn.fetch(_LOG, appointment_id, limit, scope)
     return [LogEntry(**dict(r)) for r in rows]
 
 

@@ -40,7 +40,8 @@ class NotificationsController(Controller):
         description="Clinic admins see messages whole. Other staff see patient and specialist "
         "messages with every link replaced by `[link removed]` and attachments without content "
         "(`redacted: true`): links act as their recipient. Staff password links and alerts are "
-        "listed for clinic admins only.",
+        "listed for clinic admins only. A specialist sees only the messages about their own "
+        "appointments (another's `appointment_id` lists nothing, as an unknown one).",
         responses=problems(s401="invalid_token", s403="clinic_suspended", s404="clinic_not_found"),
     )
     async def outbox(
@@ -58,10 +59,14 @@ class NotificationsController(Controller):
                    FROM outbox_messages o JOIN notification_log l ON l.id = o.log_id
                    WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
                      AND (l.recipient_kind <> 'staff' OR $3)
+                     AND ($4::uuid IS NULL OR EXISTS (
+                         SELECT 1 FROM appointments a JOIN specialists s ON s.id = a.specialist_id
+                         WHERE a.id = l.appointment_id AND s.staff_user = $4))
                    ORDER BY o.created_at DESC, o.id LIMIT $2""",
                 appointment_id,
                 limit,
                 staff.is_admin,  # staff password links and alerts: clinic admins only
+                staff.appointment_scope,  # a specialist: their own appointments' messages only
             )
         # Links are credentials: only clinic admins get them (notifications.outbox_view).
         whole = staff.is_admin
@@ -72,6 +77,9 @@ class NotificationsController(Controller):
     @get(
         "/notifications",
         summary="The message log: every message with its status, attempts and error",
+        description="Admins and receptionists see the whole clinic's log; a specialist only the "
+        "messages about their own appointments (another's `appointment_id` lists nothing, as "
+        "an unknown one).",
         responses=problems(s401="invalid_token", s403="clinic_suspended", s404="clinic_not_found"),
     )
     async def log(
@@ -83,7 +91,9 @@ class NotificationsController(Controller):
         limit: Limit = 100,
     ) -> list[LogEntry]:
         async with tenant_tx(staff_tenant) as conn:
-            entries = await message_log.log_entries(conn, appointment_id, limit)
+            entries = await message_log.log_entries(
+                conn, appointment_id, limit, staff.appointment_scope
+            )
         await _audit_view(request, staff_tenant, staff, "log", appointment_id)
         return entries
 

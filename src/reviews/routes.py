@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from calendars.routes import PUBLIC_PATH, STAFF_PATH
-from carebook.errors import Forbidden, NotFound
+from carebook.errors import NotFound
 from carebook.openapi import INVALID, RATE_LIMITED, problems
 from carebook.ratelimit import limit
 from carebook.tenancy import Tenant, tenant_tx
@@ -67,7 +67,9 @@ class StaffReviewsController(Controller):
     tags = ["reviews"]
     dependencies = STAFF
 
-    @get("/reviews", summary="Recent reviews (admins: all; specialists: their own)")
+    @get("/reviews", summary="Recent reviews (admins, receptionists: all; specialists: their own)",
+         description="A specialist sees only the reviews of the specialist linked to their "
+         "account (another's `specialist_id` lists nothing).")  # fmt: skip
     async def index(
         self,
         staff_tenant: NamedDependency[Tenant],
@@ -75,15 +77,7 @@ class StaffReviewsController(Controller):
         specialist_id: FromQuery[UUID | None] = None,
     ) -> list[ReviewOut]:
         async with tenant_tx(staff_tenant) as conn:
-            if staff.role == "specialist":
-                own = await conn.fetchval(
-                    "SELECT id FROM specialists WHERE staff_user = $1", staff.id
-                )
-                if own is None or specialist_id not in (None, own):
-                    raise Forbidden("Specialists see only their own reviews.",
-                                    code="not_your_reviews")  # fmt: skip
-                specialist_id = own
-            return await service.list_reviews(conn, specialist_id)
+            return await service.list_reviews(conn, specialist_id, scope=staff.appointment_scope)
 
     @get("/review-alerts", summary="Low-rating alerts (clinic admins); ?all=true for history")
     async def alerts(

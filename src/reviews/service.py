@@ -78,12 +78,19 @@ async def submit(
 
 
 async def list_reviews(
-    conn: asyncpg.Connection, specialist_id: UUID | None, limit: int = 100
+    conn: asyncpg.Connection,
+    specialist_id: UUID | None,
+    limit: int = 100,
+    scope: UUID | None = None,
 ) -> list[ReviewOut]:
+    """Newest first; of one specialist when given; only ``scope``'s (the caller's
+    ``StaffPrincipal.appointment_scope``: their own specialist's) when given."""
     rows = await conn.fetch(
-        _REVIEW + """FROM reviews WHERE $1::uuid IS NULL OR specialist_id = $1
+        _REVIEW + """FROM reviews WHERE ($1::uuid IS NULL OR specialist_id = $1)
+                       AND ($3::uuid IS NULL OR specialist_id IN (
+                           SELECT id FROM specialists WHERE staff_user = $3))
                      ORDER BY created_at DESC, id LIMIT $2""",
-        specialist_id, limit,
+        specialist_id, limit, scope,
     )  # fmt: skip
     return [ReviewOut(**dict(r)) for r in rows]
 

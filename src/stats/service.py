@@ -51,7 +51,7 @@ async def visible_specialist(
     conn: asyncpg.Connection, staff: StaffPrincipal, wanted: UUID | None
 ) -> UUID | None:
     """Admins and receptionists see the clinic; a specialist only their own figures."""
-    if staff.role != "specialist":
+    if staff.sees_all_appointments:
         return wanted
     own: UUID | None = await conn.fetchval(
         "SELECT id FROM specialists WHERE staff_user = $1", staff.id

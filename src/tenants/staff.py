@@ -42,6 +42,17 @@ class StaffPrincipal:
         """Admins and the front desk see every appointment; a specialist only their own."""
         return self.role in ("admin", "receptionist")
 
+    @property
+    def appointment_scope(self) -> UUID | None:
+        """What bounds this caller's reads of patient data: None for the whole clinic, else
+        their own staff-user id, the ``specialists.staff_user`` of the appointments they see.
+
+        Every staff read of appointment-bound data filters in SQL with
+        ``($n::uuid IS NULL OR specialists.staff_user = $n)``; a row outside it is as absent
+        (404) as a missing one.
+        """
+        return None if self.sees_all_appointments else self.id
+
 
 async def create_staff_user(
     conn: asyncpg.Connection, *, email: str, name: str, role: str, password: str | None = None

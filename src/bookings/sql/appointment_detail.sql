@@ -1,5 +1,6 @@
 -- One appointment for staff: the row, its patient, and what the caller may do next ($2: the
--- caller's actor kind).
+-- caller's actor kind; $3: their appointment scope, StaffPrincipal.appointment_scope: NULL for
+-- the whole clinic, else only the appointments of the specialist linked to that staff user).
 SELECT a.id, a.status, a.version, a.starts_at, a.ends_at, a.price_minor, a.currency, a.notes,
        a.answers, a.specialist_id, s.name AS specialist_name, s.staff_user AS specialist_user,
        c.id AS calendar_id, c.name AS calendar_name, c.slug AS calendar_slug,
@@ -11,3 +12,4 @@ JOIN specialists s ON s.id = a.specialist_id
 JOIN calendars c ON c.id = a.calendar_id
 LEFT JOIN patients p ON p.id = a.patient_id
 WHERE a.id = $1 AND a.status NOT IN ('held', 'released', 'expired')
+  AND ($3::uuid IS NULL OR s.staff_user = $3)

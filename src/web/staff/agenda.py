@@ -124,7 +124,7 @@ async def load(
     """The day view (``days`` = 1: every appointment) or the week view (7: summaries)."""
     dates = [first + timedelta(days=i) for i in range(days)]
     after = first + timedelta(days=days)
-    own = None if me.sees_all_appointments else me.id
+    own = me.appointment_scope
     specialists = await conn.fetch(_SPECIALISTS, own)
     ids = [r["id"] for r in specialists]
     start, end = _local_midnight(first, zone), _local_midnight(after, zone)

@@ -48,6 +48,7 @@ JOIN calendars c ON c.id = a.calendar_id
 JOIN services v ON v.id = c.service_id
 LEFT JOIN patients p ON p.id = a.patient_id
 WHERE a.id = $1 AND a.status NOT IN ('released', 'expired')
+  AND ($3::uuid IS NULL OR s.staff_user = $3)
 """
 _HISTORY = """
 SELECT h.event, h.from_status, h.to_status, h.actor_kind, h.reason, h.at, u.name AS staff_name
@@ -60,8 +61,10 @@ async def _visible(
     conn: asyncpg.Connection, me: StaffPrincipal, appointment_id: UUID
 ) -> asyncpg.Record:
     """The appointment if ``me`` may see it; a specialist sees only their own (else 404)."""
-    row = await conn.fetchrow(_APPOINTMENT, appointment_id, Actor.for_staff(me).kind)
-    if row is None or (not me.sees_all_appointments and row["specialist_staff_user"] != me.id):
+    row = await conn.fetchrow(
+        _APPOINTMENT, appointment_id, Actor.for_staff(me).kind, me.appointment_scope
+    )
+    if row is None:
         raise NotFound("There is no such appointment.", code="appointment_not_found")
     return row
 
