@@ -38,7 +38,7 @@ ACTION_LABELS = {
 _APPOINTMENT = """
 SELECT a.id, a.status, a.version, a.starts_at, a.ends_at, a.price_minor, a.currency, a.notes,
        a.created_at, a.calendar_id, s.id AS specialist_id, s.name AS specialist_name,
-       s.staff_user AS specialist_staff_user, c.name AS calendar_name, c.slug AS calendar_slug,
+       c.name AS calendar_name, c.slug AS calendar_slug,
        v.name AS service_name, p.id AS patient_id, p.name AS patient_name,
        p.email AS patient_email, p.phone AS patient_phone, p.timezone AS patient_timezone,
        allowed_actions(a.status, $2) AS allowed_actions
