@@ -9,6 +9,21 @@ from tests.forms.support import VALID_ANSWERS, book, create_form
 from tests.web.staff.support import add_member, browser, sign_in, staff_url
 
 
+async def answer_intake(client, clinic, booked, history: str) -> None:
+    """The patient fills the appointment's one intake form through the public API."""
+    [instance] = (
+        await client.get(
+            f"{clinic.public}/appointments/{booked.appointment_id}/forms", headers=booked.manage
+        )
+    ).json()
+    r = await client.put(
+        f"{clinic.public}/appointments/{booked.appointment_id}/forms/{instance['id']}/answers",
+        json={"answers": {**VALID_ANSWERS, "history": history}},
+        headers=booked.manage,
+    )
+    assert r.status_code == 200, r.text
+
+
 async def test_the_record_shows_forms_with_answers_and_messages_with_one_audit_row(client, clinic):
     form = await create_form(client, clinic, name="Knee intake")
     booked = await book(client, clinic, form_ids=[form["id"]])
@@ -17,17 +32,7 @@ async def test_the_record_shows_forms_with_answers_and_messages_with_one_audit_r
         patient_id = await conn.fetchval(
             "SELECT patient_id FROM appointments WHERE id = $1", booked.appointment_id
         )
-    [instance] = (
-        await client.get(
-            f"{clinic.public}/appointments/{booked.appointment_id}/forms", headers=booked.manage
-        )
-    ).json()
-    r = await client.put(
-        f"{clinic.public}/appointments/{booked.appointment_id}/forms/{instance['id']}/answers",
-        json={"answers": {**VALID_ANSWERS, "history": "Knee surgery in spring 2019"}},
-        headers=booked.manage,
-    )
-    assert r.status_code == 200, r.text
+    await answer_intake(client, clinic, booked, "Knee surgery in spring 2019")
     await notify.on_booked(clinic.tenant, booked.appointment_id, None)  # the outbox (no SMTP)
     rec = await add_member(clinic, "receptionist")
     async with tenant_tx(clinic.tenant) as conn:
@@ -66,17 +71,7 @@ async def test_the_appointment_panel_shows_its_forms_with_answers(client, clinic
     other = await book(client, clinic, booked.setup, form_ids=[form["id"]], hour=11)
     async with tenant_tx(clinic.tenant) as conn:
         assert await instances.generate(conn, booked.appointment_id, "intake") == 1
-    [instance] = (
-        await client.get(
-            f"{clinic.public}/appointments/{booked.appointment_id}/forms", headers=booked.manage
-        )
-    ).json()
-    r = await client.put(
-        f"{clinic.public}/appointments/{booked.appointment_id}/forms/{instance['id']}/answers",
-        json={"answers": {**VALID_ANSWERS, "history": "Frozen shoulder since March"}},
-        headers=booked.manage,
-    )
-    assert r.status_code == 200, r.text
+    await answer_intake(client, clinic, booked, "Frozen shoulder since March")
     rec = await add_member(clinic, "receptionist")
     async with tenant_tx(clinic.tenant) as conn:
         before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_events")
