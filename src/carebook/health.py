@@ -74,14 +74,13 @@ async def _migrations() -> str:
     global _migrations_ok_until
     if time.monotonic() < _migrations_ok_until:
         return "ok"
-    from carebook.migrations import shared_sql_files, tenant_migrations
+    from carebook.migrations import tenant_migrations, unapplied_shared_files
     from carebook.tenancy import _connection
 
     wanted = [m.id for m in tenant_migrations()]
     async with _connection() as conn:
-        recorded = dict(await conn.fetch(
-            "SELECT name, sha256 FROM public.shared_sql_applied",
-            timeout=CHECK_TIMEOUT_SECONDS))  # fmt: skip
+        # The clinic functions in public are those of this code (docs/architecture.md).
+        stale = await unapplied_shared_files(conn, query_timeout=CHECK_TIMEOUT_SECONDS)
         applied = {(r["app_name"], r["name"]) for r in await conn.fetch(
             "SELECT app_name, name FROM public.migration")}  # fmt: skip
         behind = await conn.fetchval(
@@ -97,8 +96,6 @@ async def _migrations() -> str:
         raise RuntimeError(f"{len(missing)} platform migrations not applied: run carebook migrate")
     if behind:
         raise RuntimeError(f"{behind} clinic schemas are behind: run carebook migrate")
-    # The clinic functions in public are those of this code (docs/architecture.md).
-    stale = [s.name for s in shared_sql_files() if recorded.get(s.name) != s.sha256]
     if stale:
         raise RuntimeError(f"{len(stale)} shared function files not applied: run carebook migrate")
     _migrations_ok_until = time.monotonic() + MIGRATIONS_OK_CACHE_SECONDS

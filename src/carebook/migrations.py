@@ -108,6 +108,17 @@ def shared_sql_files() -> tuple[SharedSql, ...]:
     return tuple(found)
 
 
+async def unapplied_shared_files(
+    conn: asyncpg.Connection, query_timeout: float | None = None
+) -> list[SharedSql]:
+    """The shared-function files of this code whose checksum the database has not recorded."""
+    rows = await conn.fetch(
+        "SELECT name, sha256 FROM public.shared_sql_applied", timeout=query_timeout
+    )
+    recorded = {r["name"]: r["sha256"] for r in rows}
+    return [s for s in shared_sql_files() if recorded.get(s.name) != s.sha256]
+
+
 async def apply_shared_functions(conn: asyncpg.Connection) -> list[str]:
     """(Re)create the shared functions of every file whose checksum changed; returns names.
 
@@ -115,14 +126,8 @@ async def apply_shared_functions(conn: asyncpg.Connection) -> list[str]:
     they are created with ``check_function_bodies`` off (tests/carebook/test_shared_functions
     validates them against a clinic schema instead).
     """
-    recorded = {
-        r["name"]: r["sha256"]
-        for r in await conn.fetch("SELECT name, sha256 FROM public.shared_sql_applied")
-    }
     done = []
-    for shared in shared_sql_files():
-        if recorded.get(shared.name) == shared.sha256:
-            continue
+    for shared in await unapplied_shared_files(conn):
         async with conn.transaction():
             await conn.execute("SET LOCAL search_path TO public")
             await conn.execute("SET LOCAL check_function_bodies = off")
