@@ -14,18 +14,24 @@ import asyncpg
 
 from notifications.schemas import LogEntry
 
-# $3: the caller's StaffPrincipal.appointment_scope: NULL for the whole clinic, else only the
-# messages about appointments of the specialist linked to that staff user (so none without an
-# appointment: sign-in links, staff mail).
-_LOG = """
+
+def in_scope(param: str) -> str:
+    """SQL condition on a log row ``l``: the parameter ``param`` (the caller's
+    ``StaffPrincipal.appointment_scope``) is NULL for the whole clinic, else only messages
+    about appointments of the specialist linked to that staff user pass (so none without an
+    appointment: sign-in links, staff mail)."""
+    return f"""({param}::uuid IS NULL OR EXISTS (
+      SELECT 1 FROM appointments a JOIN specialists s ON s.id = a.specialist_id
+      WHERE a.id = l.appointment_id AND s.staff_user = {param}))"""
+
+
+_LOG = f"""
 SELECT l.id, l.appointment_id, l.event, l.recipient, l.recipient_kind, l.channel, l.transport,
        l.template, l.language, l.status, l.attempts, l.provider_id, l.error, l.created_at,
        l.updated_at, l.sent_at
 FROM notification_log l
 WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
-  AND ($3::uuid IS NULL OR EXISTS (
-      SELECT 1 FROM appointments a JOIN specialists s ON s.id = a.specialist_id
-      WHERE a.id = l.appointment_id AND s.staff_user = $3))
+  AND {in_scope("$3")}
 ORDER BY l.created_at DESC, l.id LIMIT $2
 """
 # A patient's messages: those about their appointments addressed to them (not the copies

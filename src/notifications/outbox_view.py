@@ -14,7 +14,11 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from uuid import UUID
 
+import asyncpg
+
+from notifications.message_log import in_scope
 from notifications.schemas import OutboxAttachment, OutboxMessage
 
 LINK_REMOVED = "[link removed]"
@@ -22,6 +26,34 @@ LINK_REMOVED = "[link removed]"
 # relative), and any link token on its own: whatever a future message's link looks like, the
 # URL around it goes. Stops at whitespace, quotes and angle brackets (the HTML attribute's end).
 _LINK = re.compile(r"""(?:https?://|(?<![\w.-])/c/)[^\s"'<>]+|\bcbl_[A-Za-z0-9_-]+""", re.I)
+
+
+_OUTBOX = f"""
+SELECT o.id, o.channel, o.recipient, o.subject, o.body_text, o.body_html, o.attachments,
+       o.created_at, l.template, l.language, l.appointment_id
+FROM outbox_messages o JOIN notification_log l ON l.id = o.log_id
+WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
+  AND (l.recipient_kind <> 'staff' OR $3)
+  AND {in_scope("$4")}
+ORDER BY o.created_at DESC, o.id LIMIT $2
+"""
+
+
+async def outbox_rows(
+    conn: asyncpg.Connection,
+    appointment_id: UUID | None,
+    limit: int,
+    *,
+    with_staff_mail: bool,
+    scope: UUID | None,
+) -> list[asyncpg.Record]:
+    """Outbox messages, newest first: one appointment's when given; staff mail (password
+    links, alerts) only ``with_staff_mail``; only ``scope``'s appointments when given
+    (``StaffPrincipal.appointment_scope``)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        _OUTBOX, appointment_id, limit, with_staff_mail, scope
+    )
+    return rows
 
 
 def without_links(text: str) -> str:

@@ -53,20 +53,12 @@ class NotificationsController(Controller):
         limit: Limit = 100,
     ) -> list[OutboxMessage]:
         async with tenant_tx(staff_tenant) as conn:
-            rows = await conn.fetch(
-                """SELECT o.id, o.channel, o.recipient, o.subject, o.body_text, o.body_html,
-                          o.attachments, o.created_at, l.template, l.language, l.appointment_id
-                   FROM outbox_messages o JOIN notification_log l ON l.id = o.log_id
-                   WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
-                     AND (l.recipient_kind <> 'staff' OR $3)
-                     AND ($4::uuid IS NULL OR EXISTS (
-                         SELECT 1 FROM appointments a JOIN specialists s ON s.id = a.specialist_id
-                         WHERE a.id = l.appointment_id AND s.staff_user = $4))
-                   ORDER BY o.created_at DESC, o.id LIMIT $2""",
+            rows = await outbox_view.outbox_rows(
+                conn,
                 appointment_id,
                 limit,
-                staff.is_admin,  # staff password links and alerts: clinic admins only
-                staff.appointment_scope,  # a specialist: their own appointments' messages only
+                with_staff_mail=staff.is_admin,  # password links and alerts: clinic admins only
+                scope=staff.appointment_scope,  # a specialist: their own appointments' messages
             )
         # Links are credentials: only clinic admins get them (notifications.outbox_view).
         whole = staff.is_admin
