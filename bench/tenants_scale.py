@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,8 +109,21 @@ async def _existing(url: str) -> tuple[int, int]:
     return int(row["n"]), int(row["top"])
 
 
-async def _migrate_times(url: str) -> tuple[float, float]:
+@contextlib.contextmanager
+def _tenant_migrations(edit: Callable[[tuple[Any, ...]], tuple[Any, ...]]) -> Iterator[None]:
+    """The code's tenant migrations as ``edit`` returns them, until the block ends."""
     from carebook import migrations
+
+    original = migrations.tenant_migrations
+    edited = edit(original())
+    migrations.tenant_migrations = lambda: edited  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        migrations.tenant_migrations = original
+
+
+async def _migrate_times(url: str) -> tuple[float, float]:
     from carebook.migrations import TenantMigration, migrate_all
 
     noop = await migrate_all(url)
@@ -117,10 +132,8 @@ async def _migrate_times(url: str) -> tuple[float, float]:
         "bench",
         "ALTER TABLE specialists ADD COLUMN bench_note text;",
     )
-    current = migrations.tenant_migrations()
-    migrations.tenant_migrations = lambda: (*current, extra)  # type: ignore[assignment]
-    one = await migrate_all(url)
-    migrations.tenant_migrations = lambda: current  # type: ignore[assignment]
+    with _tenant_migrations(lambda current: (*current, extra)):
+        one = await migrate_all(url)
     return noop.seconds, one.seconds
 
 
@@ -316,13 +329,9 @@ async def main(args: argparse.Namespace) -> None:
     elif args.shared_migration:
         # Clinics as the previous version made them (their own copies of every function),
         # then the migrate that applies 0160_shared_functions to all of them.
-        from carebook import migrations
-
-        current = migrations.tenant_migrations()
-        before = tuple(m for m in current if m.id < SHARED_MIGRATION)
-        migrations.tenant_migrations = lambda: before  # type: ignore[assignment]
-        onboard_s = await _onboard(args.clinics, args.concurrency)
-        migrations.tenant_migrations = lambda: current  # type: ignore[assignment]
+        with _tenant_migrations(lambda current: tuple(m for m in current
+                                                      if m.id < SHARED_MIGRATION)):  # fmt: skip
+            onboard_s = await _onboard(args.clinics, args.concurrency)
         shared_s = (await migrate_all(url)).seconds
         noop_s, one_s = await _migrate_times(url)
     else:
