@@ -28,6 +28,7 @@ from carebook import metrics, openapi
 from carebook.allow import allow_header_middleware
 from carebook.errors import exception_handlers
 from carebook.events.hub import start_hub, stop_hub
+from carebook.events.stream import SERVER_SEND
 from carebook.health import start_metrics, stop_metrics
 from carebook.jobs.relay import start_relay, stop_relay
 from carebook.jobs.scheduler import start_scheduler, stop_scheduler
@@ -197,6 +198,7 @@ class CarebookApp(Litestar):
                                        (b"x-request-id", request_id.encode())]}  # fmt: skip
             await send(message)
 
+        scope[SERVER_SEND] = send  # an event stream writes below ASGI when it can
         try:
             await super().__call__(scope, receive, send_with_id)
         finally:

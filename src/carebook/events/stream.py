@@ -23,7 +23,7 @@ from litestar.utils.helpers import get_enum_string_value
 
 from carebook.events.hub import Hub, HubClosed
 from carebook.events.replay import missed_events
-from carebook.events.subscriber import PING, RESYNC, RETRY_MS, Event, Subscriber
+from carebook.events.subscriber import PING, RESYNC, RETRY_MS, DirectWriter, Event, Subscriber
 
 if TYPE_CHECKING:
     from litestar import Litestar, Request
@@ -31,9 +31,12 @@ if TYPE_CHECKING:
     from litestar.datastructures import Cookie
     from litestar.enums import MediaType
     from litestar.response.base import ASGIResponse
-    from litestar.types import Receive, Send, TypeEncodersMap
+    from litestar.types import Receive, Scope, Send, TypeEncodersMap
 
 _END = {"type": "http.response.body", "body": b"", "more_body": False}
+# The server's own ``send`` for this request, before any wrapper (``CarebookApp``): the
+# stream looks through it for a connection it can write to directly (``direct_writer``).
+SERVER_SEND = "carebook.server_send"
 
 
 class EventPump:
@@ -59,7 +62,7 @@ class EventPump:
         if self.sub is not None:
             self.sub.close()
 
-    async def run(self, send: Send) -> None:
+    async def run(self, send: Send, direct: DirectWriter | None = None) -> None:
         try:
             sub = self.sub = await self.hub.subscribe(
                 self.schema, self.calendar_id, everything=self.everything
@@ -69,50 +72,52 @@ class EventPump:
         try:
             if self.stopped:
                 return
-            await self._send_events(send, sub)
+            await self._send_events(send, sub, direct)
         finally:
+            sub.direct = None
             self.hub.unsubscribe(sub)
 
-    async def _send_events(self, send: Send, sub: Subscriber) -> None:
+    async def _send_events(self, send: Send, sub: Subscriber, direct: DirectWriter | None) -> None:
         opening = f"retry: {RETRY_MS}\n"
         if self.last_seen is None:
             opening += f"id: {sub.start_id}\n"  # a reconnect then replays from here
         chunks = [(opening + "\n").encode()]
-        sent = sub.start_id
+        sub.sent = sub.start_id
         if self.last_seen is not None:
             replay = await missed_events(sub, self.last_seen)
             chunks += [event.frame for event in replay]
             if not (replay and replay[0].type == RESYNC):
-                sent = max(sent, self.last_seen)
+                sub.sent = max(sub.sent, self.last_seen)
         await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
-        await _follow(send, sub, sent)
+        await _follow(send, sub, direct)
 
 
-async def _follow(send: Send, sub: Subscriber, sent: int) -> None:
+async def _follow(send: Send, sub: Subscriber, direct: DirectWriter | None) -> None:
     """Live frames and heartbeats until the subscriber is closed (shutdown or disconnect).
 
-    Whatever is queued when the stream wakes goes out as one chunk: one write per wake-up,
-    however many events arrived together.
+    While the stream is idle the hub writes to it directly (``Subscriber.direct``); this loop
+    wakes only for what was queued: whatever is queued then goes out as one chunk, one write
+    per wake-up however many events arrived together, through ASGI ``send`` (which waits
+    for a full socket to drain).
     """
     queue = sub.queue
     while True:
+        if direct is not None and queue.empty():
+            sub.direct = direct
         item = await queue.get()
+        sub.direct = None  # already so, unless the item is the first after a direct write
         frames: list[bytes] = []
         while True:
             if isinstance(item, Event):
-                if item.id > sent or item.type == RESYNC:
-                    sent = max(sent, item.id)
+                if item.id > sub.sent or item.type == RESYNC:
+                    sub.sent = max(sub.sent, item.id)
                     frames.append(item.frame)
             elif item is PING:
-                ping = b": ping\n"
-                # Nothing for this calendar, but the clinic moved on: advance the client's
-                # Last-Event-ID (an id-only block dispatches no event) so a reconnect after
-                # a quiet spell does not look older than the retention. An empty queue
-                # means every event up to the hub's cursor has been taken from it.
-                if queue.empty() and sub.cursor > sent:
-                    sent = sub.cursor
-                    ping += b"id: %d\n" % sent
-                frames.append(ping + b"\n")
+                if queue.empty():
+                    ping, sub.sent = sub.ping_frame()
+                    frames.append(ping)
+                else:
+                    frames.append(b": ping\n\n")
             else:  # CLOSE: the process is going down, or the client went away
                 if frames:
                     await send({"type": "http.response.body", "body": b"".join(frames),
@@ -126,6 +131,34 @@ async def _follow(send: Send, sub: Subscriber, sent: int) -> None:
             await send({"type": "http.response.body", "body": body, "more_body": True})
 
 
+def direct_writer(server_send: Any) -> DirectWriter | None:
+    """A synchronous writer to the client's connection, below ASGI, when the server is
+    uvicorn's httptools protocol with a chunked response (else None: ASGI ``send`` only).
+
+    ASGI's ``send`` is a coroutine, so a write through it needs the stream's task to run;
+    uvicorn's ``send`` for a body chunk is only a check of its flow control and one
+    ``transport.write`` of the chunk. This does the same, synchronously, from the hub's
+    loop, and refuses (False) whenever ``send`` would have waited or dropped the write: the
+    client gone, the response finished, or the socket buffer above its high-water mark.
+    """
+    try:
+        from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+    except ImportError:  # httptools not installed: uvicorn uses h11
+        return None
+    cycle = getattr(server_send, "__self__", None)
+    if not isinstance(cycle, RequestResponseCycle) or not cycle.chunked_encoding:
+        return None
+    transport, flow = cycle.transport, cycle.flow
+
+    def write(chunk: bytes) -> bool:
+        if cycle.disconnected or cycle.response_complete or flow.write_paused:
+            return False
+        transport.write(chunk)
+        return True
+
+    return write
+
+
 async def _until_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -134,14 +167,18 @@ async def _until_disconnect(receive: Receive) -> None:
 class _EventStreamResponse(ASGIStreamingResponse):
     """The ASGI side: the pump's loop and one disconnect waiter, no task group."""
 
-    __slots__ = ()
+    __slots__ = ("server_send",)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.server_send = scope.get(SERVER_SEND)  # type: ignore[misc]
+        await super().__call__(scope, receive, send)
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         pump: EventPump = self.iterator  # type: ignore[assignment]
         watcher = asyncio.ensure_future(_until_disconnect(receive))
         watcher.add_done_callback(lambda _w: pump.stop())
         try:
-            await pump.run(send)
+            await pump.run(send, direct_writer(getattr(self, "server_send", None)))
         finally:
             watcher.cancel()
         await send(_END)  # type: ignore[arg-type]
