@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from calendars.schemas import SlotsOut
+from calendars.slots_cache import State, slots_cache
 from carebook.errors import NotFound, ValidationFailed
 from carebook.tenancy import Tenant, call_in_schema
 from carebook.zones import first_instant, valid_zone
@@ -29,6 +30,10 @@ MAX_RANGE_DAYS = 62
 _SLOTS_DOCUMENT = (
     "SELECT missing, document FROM public.slots_document_in("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
+_CACHE_STATE = (
+    "SELECT head, next_hold_expiry, min_notice_minutes, horizon_days "
+    "FROM public.slots_cache_state_in($1, $2, $3)"
 )
 _MISSING = {
     "calendar_not_found": lambda: NotFound("No such calendar.", code="calendar_not_found"),
@@ -87,14 +92,26 @@ async def slots_document(
         )
     window_from = first_instant(start, zone)
     window_to = first_instant(end + timedelta(days=1), zone)
-    [row] = await call_in_schema(
-        tenant, _SLOTS_DOCUMENT, calendar_id, start, end, zone_name, window_from, window_to,
-        now, specialist_id, tenant.timezone,
-    )  # fmt: skip
-    if row["missing"] is not None:
-        raise _MISSING[row["missing"]]()
-    document: bytes = row["document"]
-    return document
+
+    async def build() -> bytes:
+        [row] = await call_in_schema(
+            tenant, _SLOTS_DOCUMENT, calendar_id, start, end, zone_name, window_from,
+            window_to, now, specialist_id, tenant.timezone,
+        )  # fmt: skip
+        if row["missing"] is not None:
+            raise _MISSING[row["missing"]]()
+        document: bytes = row["document"]
+        return document
+
+    cache = slots_cache()
+    if cache is None:
+        return await build()
+    rows = await call_in_schema(tenant, _CACHE_STATE, calendar_id, now)
+    if not rows:  # no such active calendar: build() says so
+        return await build()
+    state = State(*rows[0])
+    key = (tenant.schema, tenant.timezone, calendar_id, start, end, zone_name, specialist_id)
+    return await cache.document(key, state, now, window_to, build)
 
 
 async def available_slots(

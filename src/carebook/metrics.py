@@ -67,6 +67,12 @@ DB_CONNECTIONS_RECYCLED = Counter(
     "Pooled connections closed after serving CAREBOOK_DB_MAX_CLINICS clinics (bounds the "
     "backend's per-schema catalog caches).",
 )
+SLOTS_CACHE = Counter(
+    "carebook_slots_cache",
+    "Slots documents by how they were served: hit (kept, still current), shared (built once "
+    "for concurrent requests), miss (built).",
+    ["result"],
+)
 HOLDS_SWEPT = Counter("carebook_holds_swept", "Expired holds released by the sweeper.")
 # Set by the lead's job relay and worker (issue 11): see the module docstring.
 JOB_RELAY_LAG = Histogram(

@@ -43,10 +43,8 @@ PACE_ABOVE_SECONDS, PACE_MAX_SECONDS = 0.002, 0.05
 _CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-# Where a new feed starts reading: the newest committed id (the pruned watermark when the
-# table is empty). Not the sequence: it also counts ids of transactions still open.
-_HEAD = """SELECT greatest((SELECT coalesce(max(id), 0) FROM events),
-                (SELECT coalesce(max(pruned_through), 0) FROM events_pruned))"""
+# Where a new feed starts reading: the newest committed id (carebook/sql/functions/events.sql).
+_HEAD = "SELECT clinic_event_head()"
 
 
 class HubClosed(Exception):

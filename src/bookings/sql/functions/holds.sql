@@ -21,6 +21,16 @@ BEGIN
 END
 $fn$;
 
+-- When the next hold of the clinic lapses after p_now: from then on blocking_ranges() no longer
+-- counts it, before the sweeper has expired it (and published slot.released). A cached slots
+-- document (calendars/slots_cache.py) is current only until then. The partial index on held
+-- appointments' expiry answers it.
+CREATE OR REPLACE FUNCTION next_hold_expiry(p_now timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE AS $fn$
+    SELECT min(a.hold_expires_at) FROM appointments a
+    WHERE a.status = 'held' AND a.hold_expires_at > p_now
+$fn$;
+
 -- The hold's hot path (issue 18): fewer statements and one engine call in point mode.
 --
 -- place_hold() keeps its contract (0022_place_hold, 0041's local day) and every guarantee

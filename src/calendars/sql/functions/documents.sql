@@ -137,6 +137,23 @@ BEGIN
 END
 $fn$;
 
+-- What a cached slots document of the calendar depends on besides its request (issue 18,
+-- calendars/slots_cache.py), in one round trip: the clinic's newest event id (every change
+-- of availability publishes one in its transaction), when the next hold lapses, and the
+-- calendar's notice and horizon (rule 5 moves with the clock). No calendar row: the calendar
+-- is missing or inactive (the document call says which).
+CREATE OR REPLACE FUNCTION slots_cache_state_in(p_schema text, p_calendar uuid, p_now timestamptz)
+RETURNS TABLE (head bigint, next_hold_expiry timestamptz, min_notice_minutes integer,
+               horizon_days integer)
+LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    RETURN QUERY
+    SELECT clinic_event_head(), next_hold_expiry(p_now), c.min_notice_minutes, c.horizon_days
+    FROM calendars c WHERE c.id = p_calendar AND c.active;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION public_catalog_document_in(
     p_schema text,
     p_slug text,

@@ -40,3 +40,13 @@ LANGUAGE sql STABLE AS $fn$
                 THEN to_char(p_at AT TIME ZONE 'UTC', '.US') ELSE '' END
         || '+00:00'
 $fn$;
+
+-- The newest committed event id of the clinic (the pruned watermark when the table is empty):
+-- where a new live-update feed starts reading, and the version of everything the clinic's
+-- events describe (a cached slots document is current while this has not moved). Not the
+-- sequence: it also counts ids of transactions still open.
+CREATE OR REPLACE FUNCTION clinic_event_head() RETURNS bigint
+LANGUAGE sql STABLE AS $fn$
+    SELECT greatest((SELECT coalesce(max(id), 0) FROM events),
+                    (SELECT coalesce(max(pruned_through), 0) FROM events_pruned))
+$fn$;
