@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -181,3 +182,48 @@ async def test_a_full_socket_hands_the_stream_back_to_its_loop_in_order(
             raise AssertionError("the stream never went back to direct writes")
     finally:
         slow.close()
+
+
+async def live_subscribers(server: LiveServer) -> int:
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+        return int((await http.get("/health/live")).json()["subscribers"])
+
+
+async def test_a_stream_whose_connection_died_under_a_pipelined_request_is_freed(
+    clinic: Any, small_queue_server: LiveServer
+) -> None:
+    """uvicorn marks only the connection's *current* request as disconnected: with a request
+    pipelined behind the stream, the stream's own cycle never learns that its connection is
+    gone, and writing to the closed transport raises. That must end this stream (as ASGI
+    ``send`` did), not the clinic's feed or the process's heartbeat."""
+    sid = await add_specialist(clinic.tenant)
+    cal = (await add_calendar(clinic.tenant, [sid]))["id"]
+    path = f"{clinic.public}/calendars/{cal}/events"
+    for _ in range(100):  # streams of earlier tests gone
+        if await live_subscribers(small_queue_server) == 0:
+            break
+        await asyncio.sleep(0.1)
+    healthy = await RawStream.open(small_queue_server.url, path)
+    dead = await RawStream.open(small_queue_server.url, path)
+    try:
+        await healthy.blocks_until(0)
+        await dead.blocks_until(0)
+        assert await live_subscribers(small_queue_server) == 2
+        dead.sock.send(b"GET /health/live HTTP/1.1\r\nHost: carebook\r\n\r\n")
+        await asyncio.sleep(0.3)  # parsed and queued behind the stream
+        dead.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        dead.close()  # a reset: the server learns of it on its next write
+        sent: list[int] = []
+        for _ in range(5):
+            sent += await emit_many(clinic.tenant, sid, 1)
+            assert (await healthy.blocks_until(sent[-1], timeout=10))[-1] == (SLOT_HELD, sent[-1])
+        for _ in range(100):
+            if await live_subscribers(small_queue_server) == 1:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the dead stream was never freed")
+        assert "live updates: feed" not in small_queue_server.log.read_text()
+    finally:
+        healthy.close()
+        dead.close()

@@ -106,7 +106,10 @@ async def test_a_slow_subscriber_is_trimmed_to_resync_and_blocks_nobody(
     hub.unsubscribe(fast)
     stats = hub.stats()
     assert {k: stats[k] for k in ("listening", "subscribers", "clinics", "reconnects")} == {
-        "listening": True, "subscribers": 0, "clinics": 0, "reconnects": 0
+        "listening": True,
+        "subscribers": 0,
+        "clinics": 0,
+        "reconnects": 0,
     }
 
 

@@ -138,8 +138,9 @@ def direct_writer(server_send: Any) -> DirectWriter | None:
     ASGI's ``send`` is a coroutine, so a write through it needs the stream's task to run;
     uvicorn's ``send`` for a body chunk is only a check of its flow control and one
     ``transport.write`` of the chunk. This does the same, synchronously, from the hub's
-    loop, and refuses (False) whenever ``send`` would have waited or dropped the write: the
-    client gone, the response finished, or the socket buffer above its high-water mark.
+    loop, and refuses (False) whenever ``send`` would have waited, dropped or failed the
+    write: the client gone, the response finished, the transport closing, or the socket
+    buffer above its high-water mark.
     """
     try:
         from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
@@ -151,9 +152,21 @@ def direct_writer(server_send: Any) -> DirectWriter | None:
     transport, flow = cycle.transport, cycle.flow
 
     def write(chunk: bytes) -> bool:
-        if cycle.disconnected or cycle.response_complete or flow.write_paused:
+        # uvicorn marks only the connection's current request as disconnected: behind a
+        # pipelined request, this cycle never learns that its connection is gone, and a
+        # write to the closed transport raises. Refused then, the delivery is queued and the
+        # stream's own ``send`` meets the error and ends the stream (not the hub's loop).
+        if (
+            cycle.disconnected
+            or cycle.response_complete
+            or flow.write_paused
+            or transport.is_closing()
+        ):
             return False
-        transport.write(chunk)
+        try:
+            transport.write(chunk)
+        except Exception:  # e.g. RuntimeError: the handler is closed (nothing was written)
+            return False
         return True
 
     return write
