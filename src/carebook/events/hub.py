@@ -376,9 +376,12 @@ class Hub:
         interval = get_settings().sse_heartbeat_seconds
         while True:
             await asyncio.sleep(interval)
-            for feed in self._feeds.values():
-                for sub in feed.subscribers:
-                    sub.ping()
+            for feed in list(self._feeds.values()):
+                for sub in list(feed.subscribers):
+                    try:
+                        sub.ping()
+                    except Exception:  # one stream's failure must not end every heartbeat
+                        log.exception("live updates: heartbeat to a stream failed")
 
     async def _prune_forever(self) -> None:
         """Prune old events every few minutes; the advisory lock lets one process do it."""

@@ -183,7 +183,11 @@ class _EventStreamResponse(ASGIStreamingResponse):
     __slots__ = ("server_send",)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.server_send = scope.get(SERVER_SEND)  # type: ignore[misc]
+        # Direct writes skip every ASGI ``send`` wrapper: never under one that rewrites
+        # bodies (response compression), which would get raw chunks among its output.
+        app = scope.get("litestar_app")
+        rewrites = getattr(app, "compression_config", None) is not None
+        self.server_send = None if rewrites else scope.get(SERVER_SEND)  # type: ignore[misc]
         await super().__call__(scope, receive, send)
 
     async def send_body(self, send: Send, receive: Receive) -> None:

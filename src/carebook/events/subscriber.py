@@ -174,6 +174,7 @@ class Subscriber:
                 WRITES["direct"] += len(fresh)
                 return
             self.direct = None
+            events = fresh  # the client has the others: they must not take queue slots
         for event in events:
             self.offer(event)
 
