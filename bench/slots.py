@@ -130,6 +130,17 @@ async def database_backends(conn: Any) -> list[int]:
     ]
 
 
+async def get_slots(http: Any, calendar: Any, first: date, last: date) -> float:
+    """One request of the slots endpoint through the app in process; its time in ms."""
+    started = time.perf_counter()
+    r = await http.get(
+        f"/api/v1/clinics/bench/public/calendars/{calendar}/slots",
+        params={"start": first.isoformat(), "end": last.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    return (time.perf_counter() - started) * 1000
+
+
 async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[str, float]:
     """sql: the engine alone; svc: the service's document (what the endpoint sends); http:
     the endpoint in process. cpu: Python + PostgreSQL CPU per request, means over the runs."""
@@ -178,31 +189,19 @@ async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[s
         for k in range(http_runs + 5):
             if k == 5:
                 cpu, py = backend_cpu(backends), time.process_time()
-            first, last = query_days(k)
-            started = time.perf_counter()
-            r = await http.get(
-                f"/api/v1/clinics/bench/public/calendars/{calendar}/slots",
-                params={"start": first.isoformat(), "end": last.isoformat()},
-            )
-            assert r.status_code == 200, r.text
+            elapsed = await get_slots(http, calendar, *query_days(k))
             if k >= 5:
-                http_ms.append((time.perf_counter() - started) * 1000)
+                http_ms.append(elapsed)
         cpu_s = backend_cpu(backends) - cpu + time.process_time() - py
         result["http_cpu"] = cpu_s / http_runs * 1000
         # A document kept by the cache (calendars/slots_cache.py): the same window again, as
         # the open pages refetch it after a live event; the first request builds it.
         os.environ["CAREBOOK_SLOTS_CACHE_MB"] = "32"
         kept_ms: list[float] = []
-        first, last = query_days(0)
         for k in range(runs // 2 + 1):
-            started = time.perf_counter()
-            r = await http.get(
-                f"/api/v1/clinics/bench/public/calendars/{calendar}/slots",
-                params={"start": first.isoformat(), "end": last.isoformat()},
-            )
-            assert r.status_code == 200, r.text
+            elapsed = await get_slots(http, calendar, *query_days(0))
             if k >= 1:
-                kept_ms.append((time.perf_counter() - started) * 1000)
+                kept_ms.append(elapsed)
         os.environ["CAREBOOK_SLOTS_CACHE_MB"] = "0"
         result |= {"kept_p50": statistics.median(kept_ms), "kept_p95": percentile(kept_ms, 0.95)}
     result |= {

@@ -123,7 +123,15 @@ class SlotsCache:
                 return document
             # Not kept, or not the answer at our clock (built at a later one): build our own.
         metrics.SLOTS_CACHE.labels("miss").inc()
-        task = asyncio.ensure_future(self._build(key, state, now, range_end, build))
+
+        async def build_and_keep() -> bytes:
+            document = await build()
+            until = valid_until(state, document, now, range_end)
+            if until > now:
+                self.put(key, _Entry(state.head, now, until, document))
+            return document
+
+        task = asyncio.ensure_future(build_and_keep())
         self._building[flight] = task
 
         def done(finished: asyncio.Task[bytes]) -> None:
@@ -134,20 +142,6 @@ class SlotsCache:
 
         task.add_done_callback(done)
         return await asyncio.shield(task)
-
-    async def _build(
-        self,
-        key: Key,
-        state: State,
-        now: datetime,
-        range_end: datetime,
-        build: Callable[[], Awaitable[bytes]],
-    ) -> bytes:
-        document = await build()
-        until = valid_until(state, document, now, range_end)
-        if until > now:
-            self.put(key, _Entry(state.head, now, until, document))
-        return document
 
 
 _caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SlotsCache] = (
