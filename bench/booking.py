@@ -69,8 +69,8 @@ async def _setup() -> dict[str, Any]:
             cal = await conn.fetchval(
                 "INSERT INTO calendars (service_id, name, slug, price_minor, currency, "
                 "duration_minutes, min_notice_minutes, horizon_days) "
-                "VALUES ($1, $2::text, $2::text, 4200, 'EUR', 15, 0, 365) RETURNING id",
-                service, slug,
+                "VALUES ($1, $2::text, $2::text, 4200, 'EUR', 15, 0, $3) RETURNING id",
+                service, slug, same_sql.HORIZON_DAYS,
             )  # fmt: skip
             await conn.executemany(
                 "INSERT INTO calendar_specialists (calendar_id, specialist_id) VALUES ($1, $2)",
@@ -304,10 +304,12 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
     pg_tps, pg_cpu_ms = _pgbench(db_url)
-    # Far enough ahead not to meet the HTTP run's slots (horizon 365 days).
-    sql = same_sql.run(_pgbench_binary(db_url), db_url, setup, CLIENTS, SECONDS, day0=200)
+    # Days of their own, apart from the HTTP run's and each other's, inside the horizon.
+    sql = same_sql.run(_pgbench_binary(db_url), db_url, setup, CLIENTS, SECONDS,
+                       same_sql.MANY_CLIENTS_DAYS)  # fmt: skip
     # One client: the time inside PostgreSQL without waiting for locks or CPU.
-    seq = same_sql.run(_pgbench_binary(db_url), db_url, setup, 1, min(SECONDS, 8), day0=300)
+    seq = same_sql.run(_pgbench_binary(db_url), db_url, setup, 1, min(SECONDS, 8),
+                       same_sql.ONE_CLIENT_DAYS)  # fmt: skip
     ms = [x * 1000 for x in lat]
     race_ms = [x * 1000 for x in race_lat]
     cores = os.cpu_count() or 1

@@ -21,15 +21,31 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# Variables: cal (calendar id), sids ('{…}' specialist ids), day0 (first day offset),
-# k (the client's booking counter, -D k=0). Each run of the script is one booking.
+# The bench clinic (bench/booking.py ``_setup``): every specialist works 08:00-18:00 Berlin
+# time every day, 15-minute slots, no minimum notice, bookable HORIZON_DAYS ahead.
+SLOTS_PER_DAY = 40
+HORIZON_DAYS = 730  # the most a calendar allows (calendars.horizon_days CHECK)
+# Each phase books its own days (offsets from the clinic's today), so no phase meets another's
+# bookings and every day lies inside the horizon. A client can book SLOTS_PER_DAY per day of
+# its range: 12,600 here, 630 bookings/s per client for 20 s (the fastest run so far: 405/s
+# for 8 clients together, 277/s for 1). The HTTP phase and the race book from day 1 and 2.
+MANY_CLIENTS_DAYS = range(100, 415)
+ONE_CLIENT_DAYS = range(415, HORIZON_DAYS)
+
+# The start of a client's booking number k (0, 1, …) in a range of days from day0: day
+# day0 + k / 40 of the clinic's calendar, 08:00 + (k % 40) * 15 min there. One expression for
+# the pgbench script and for check_starts(). The clinic's today, not current_date: the
+# session's TimeZone must not move the day (the horizon is counted from now).
+START = (
+    "(((now() AT TIME ZONE 'Europe/Berlin')::date + {day0} + {k} / 40)"
+    " + make_interval(mins => 480 + ({k} % 40) * 15)) AT TIME ZONE 'Europe/Berlin'"
+)
+# Variables: cal (calendar id), sids ('{…}' specialist ids), day0 (the run's first day),
+# k (the client's bookings so far, -D k=0). Each run of the script is one booking.
 SCRIPT = r"""
-\set k :k + 1
-\set day :day0 + :k / 40
-\set minute 480 + (:k % 40) * 15
 SELECT id AS hold_id FROM public.hold_slot_in({schema},
     :cal::uuid,
-    ((current_date + :day::int) + make_interval(mins => :minute::int)) AT TIME ZONE 'Europe/Berlin',
+    {start},
     (:sids::uuid[])[:client_id::int + 1], NULL, sha256(:client_id::text::bytea), 10,
     'Europe/Berlin') \gset
 SELECT replayed FROM public.book_hold_in({schema},
@@ -37,7 +53,40 @@ SELECT replayed FROM public.book_hold_in({schema},
     sha256(:client_id::text::bytea), 'p' || gen_random_uuid() || '@bench.test',
     'Bench Patient', NULL, 'Europe/Berlin', NULL, NULL, sha256(:hold_id::text::bytea),
     sha256(:k::text::bytea) || sha256(:hold_id::text::bytea), 'patient', NULL);
-"""
+\set k :k + 1
+""".replace("{start}", START.format(day0=":day0::int", k=":k::int"))
+
+
+async def check_starts(url: str, setup: dict[str, Any], clients: int, days: range) -> int:
+    """Every start the script can ask ``clients`` clients for in ``days`` (all of the range's
+    bookings) must be a free slot of that client's specialist by ``available_slots()`` now;
+    SystemExit naming the first that is not. Returns how many starts were checked."""
+    import asyncpg
+
+    if days.start < 1 or days.stop > HORIZON_DAYS or days.step != 1:
+        raise SystemExit(f"same-SQL days {days} are not inside days 1-{HORIZON_DAYS - 1}")
+    query = f"""
+        WITH wanted AS (SELECT {START.format(day0="$1::int", k="k")} AS t
+                        FROM generate_series(0, $2::int - 1) AS k),
+             slots AS (SELECT slot_start FROM available_slots(
+                           $3::uuid, (SELECT min(t) FROM wanted),
+                           (SELECT max(t) FROM wanted) + interval '1 microsecond', now(),
+                           $4::uuid))
+        SELECT count(*) AS n, min(t) FILTER (WHERE t NOT IN (SELECT * FROM slots)) AS bad
+        FROM wanted"""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'SET search_path TO "{setup["schema"]}", public')
+        checked = 0
+        for sid in setup["specialists"][:clients]:
+            row = await conn.fetchrow(query, days.start, len(days) * SLOTS_PER_DAY,
+                                      setup["throughput"], sid)  # fmt: skip
+            if row["bad"] is not None:
+                raise SystemExit(f"same-SQL script: {row['bad']} is no free slot of {sid}")
+            checked += row["n"]
+    finally:
+        await conn.close()
+    return checked
 
 
 @dataclass
@@ -88,11 +137,13 @@ def function_ms(stats: dict[str, tuple[int, float]], name: str) -> tuple[int, fl
 
 
 def run(binary: str, url: str, setup: dict[str, Any], clients: int, seconds: float,
-        day0: int) -> SameSql:  # fmt: skip
-    """pgbench the script for ``seconds`` with ``clients`` (specialists[:clients]).
+        days: range) -> SameSql:  # fmt: skip
+    """pgbench the script for ``seconds`` with ``clients`` (specialists[:clients]), each
+    booking its specialist's slots of ``days`` in order (checked first: check_starts()).
 
     With several clients the times inside PostgreSQL include waiting (the clinic's event
     lock until commit, the CPU); with one client they are the work itself."""
+    asyncio.run(check_starts(url, setup, clients, days))
     asyncio.run(_reset_stats(url))
     sids = "{" + ",".join(str(s) for s in setup["specialists"][:clients]) + "}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,10 +152,13 @@ def run(binary: str, url: str, setup: dict[str, Any], clients: int, seconds: flo
         out = subprocess.run(
             [binary, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients), "-j", "2",
              "-T", str(int(seconds)), "-D", f"cal={setup['throughput']}", "-D", f"sids={sids}",
-             "-D", f"day0={day0}", "-D", "k=0", url],
+             "-D", f"day0={days.start}", "-D", "k=0", url],
             capture_output=True, text=True,
         )  # fmt: skip
     if out.returncode != 0:
+        done = re.search(r"actually processed: ([0-9]+)", out.stdout)
+        if done and int(done.group(1)) >= clients * len(days) * SLOTS_PER_DAY:
+            raise SystemExit(f"same-SQL pgbench booked all of days {days}: give it more days")
         raise SystemExit(f"same-SQL pgbench failed:\n{out.stdout}\n{out.stderr}")
     match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out.stdout)
     if not match:
@@ -161,7 +215,7 @@ async def backend_cpu(url: str, setup: dict[str, Any], n: int, day0: int) -> Bac
         hold, book = HOLD_SQL.replace("{schema}", literal), BOOK_SQL.replace("{schema}", literal)
         pid = await conn.fetchval("SELECT pg_backend_pid()")
         cal, sid = setup["throughput"], setup["specialists"][0]
-        day = await conn.fetchval("SELECT current_date")
+        day = await conn.fetchval("SELECT (now() AT TIME ZONE 'Europe/Berlin')::date")
         zone = ZoneInfo("Europe/Berlin")
 
         def start(k: int) -> datetime:

@@ -28,17 +28,26 @@ _HISTORY = """SELECT event, from_status, to_status, actor_kind, actor_id, reason
               FROM appointment_history WHERE appointment_id = $1 ORDER BY id"""
 
 
+async def appointment_row(
+    conn: asyncpg.Connection, staff: StaffPrincipal, appointment_id: UUID
+) -> asyncpg.Record:
+    """The appointment as ``staff`` may see it, in the caller's transaction (the staff API's
+    detail and the staff app's pages): 404 ``appointment_not_found`` for a missing one, a hold
+    (not an appointment yet), a released or expired one, and, for a specialist, another's."""
+    row = await conn.fetchrow(sql("bookings", "appointment_detail.sql"), appointment_id,
+                              Actor.for_staff(staff).kind, staff.appointment_scope)  # fmt: skip
+    if row is None:
+        raise NotFound("There is no such appointment.", code="appointment_not_found")
+    return row
+
+
 async def appointment_detail(
     tenant: Tenant, staff: StaffPrincipal, appointment_id: UUID, tz: str | None = None
 ) -> AppointmentDetail:
     """The appointment with its history; a specialist sees only their own (404 otherwise)."""
     zone = valid_zone(tz or tenant.timezone, "tz")
-    actor = Actor.for_staff(staff)
     async with tenant_tx(tenant) as conn:
-        row = await conn.fetchrow(sql("bookings", "appointment_detail.sql"), appointment_id,
-                                  actor.kind, staff.appointment_scope)  # fmt: skip
-        if row is None:
-            raise NotFound("There is no such appointment.", code="appointment_not_found")
+        row = await appointment_row(conn, staff, appointment_id)
         history = await conn.fetch(_HISTORY, appointment_id)
     return _detail(row, history, zone)
 

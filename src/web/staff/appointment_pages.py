@@ -7,20 +7,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from bookings import lifecycle
+from bookings.appointments import appointment_row
 from bookings.lifecycle import Actor
 from calendars import slots
-from carebook.errors import CarebookError, NotFound
+from carebook.errors import CarebookError
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import parse_local_date, valid_zone
 from forms import instances as form_instances
 from tenants import audit
-from tenants.staff import StaffPrincipal
 from web.display import form_view
 from web.money import format_price
 from web.staff import agenda as agenda_view
@@ -35,38 +34,11 @@ ACTION_LABELS = {
     "no_show": "No-show",
     "cancel": "Cancel",
 }
-_APPOINTMENT = """
-SELECT a.id, a.status, a.version, a.starts_at, a.ends_at, a.price_minor, a.currency, a.notes,
-       a.created_at, a.calendar_id, s.id AS specialist_id, s.name AS specialist_name,
-       c.name AS calendar_name, c.slug AS calendar_slug,
-       v.name AS service_name, p.id AS patient_id, p.name AS patient_name,
-       p.email AS patient_email, p.phone AS patient_phone, p.timezone AS patient_timezone,
-       allowed_actions(a.status, $2) AS allowed_actions
-FROM appointments a
-JOIN specialists s ON s.id = a.specialist_id
-JOIN calendars c ON c.id = a.calendar_id
-JOIN services v ON v.id = c.service_id
-LEFT JOIN patients p ON p.id = a.patient_id
-WHERE a.id = $1 AND a.status NOT IN ('released', 'expired')
-  AND ($3::uuid IS NULL OR s.staff_user = $3)
-"""
 _HISTORY = """
 SELECT h.event, h.from_status, h.to_status, h.actor_kind, h.reason, h.at, u.name AS staff_name
 FROM appointment_history h LEFT JOIN staff_users u ON u.id = h.actor_id
 WHERE h.appointment_id = $1 ORDER BY h.id
 """
-
-
-async def _visible(
-    conn: asyncpg.Connection, me: StaffPrincipal, appointment_id: UUID
-) -> asyncpg.Record:
-    """The appointment if ``me`` may see it; a specialist sees only their own (else 404)."""
-    row = await conn.fetchrow(
-        _APPOINTMENT, appointment_id, Actor.for_staff(me).kind, me.appointment_scope
-    )
-    if row is None:
-        raise NotFound("There is no such appointment.", code="appointment_not_found")
-    return row
 
 
 def _now(request: Request[Any, Any, Any]) -> datetime:
@@ -120,7 +92,7 @@ class AppointmentPages(Controller):
     ) -> Template:
         tenant, me = page_tenant(request), page_staff(request)
         async with tenant_tx(tenant) as conn:
-            row = await _visible(conn, me, appointment_id)
+            row = await appointment_row(conn, me, appointment_id)
             history = await conn.fetch(_HISTORY, appointment_id)
             forms = await form_instances.list_instances(conn, appointment_id)
             await audit.record(
@@ -173,7 +145,7 @@ class AppointmentPages(Controller):
         try:
             version = int(str(form.get("version", "")))
             async with tenant_tx(tenant) as conn:
-                row = await _visible(conn, me, appointment_id)
+                row = await appointment_row(conn, me, appointment_id)
                 await lifecycle.transition_in(
                     conn, appointment_id, action, version, Actor.for_staff(me), reason
                 )
@@ -220,7 +192,7 @@ class AppointmentPages(Controller):
     ) -> Template:
         tenant, me = page_tenant(request), page_staff(request)
         async with tenant_tx(tenant) as conn:
-            row = await _visible(conn, me, appointment_id)
+            row = await appointment_row(conn, me, appointment_id)
             if not fragment:  # the page names the patient; the live refresh shows slots only
                 await audit.record(
                     conn,
@@ -279,7 +251,7 @@ class AppointmentPages(Controller):
             )
         try:
             async with tenant_tx(tenant) as conn:
-                row = await _visible(conn, me, appointment_id)
+                row = await appointment_row(conn, me, appointment_id)
                 await lifecycle.reschedule_in(
                     conn, appointment_id, version, start, specialist, Actor.for_staff(me), None
                 )

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from carebook.tenancy import tenant_tx
-from tests.bookings.support import bookable, slot
+from tests.bookings.support import bookable, booking_body, idem, place_hold, slot
 from tests.web.staff.support import add_member, browser, sign_in, staff_url
 from tests.web.staff.test_agenda import audit_rows, book
 
@@ -145,3 +145,38 @@ async def test_book_for_a_caller_new_and_known_patient(client, clinic):
         # Missing caller details are explained on the page.
         bad = await web.post(staff_url(clinic, "/book"), data={**form, "idem": "k-2", "email": ""})
         assert bad.status_code == 422 and "e-mail" in bad.text
+
+
+async def test_a_held_slot_is_no_appointment_on_the_page_as_in_the_api(client, clinic):
+    """A hold is not an appointment yet: the panel answers 404, as the staff API does; once
+    booked, the same id is the panel with its service, forms, history and the audit row."""
+    setup = await bookable(clinic.tenant)
+    hold = await place_hold(client, clinic.public, setup, slot(clinic.tenant, days=2, hour=9))
+    appointment_id = hold["hold_id"]
+    api = await client.get(f"{clinic.api}/appointments/{appointment_id}", headers=clinic.headers)
+    assert api.status_code == 404 and api.json()["code"] == "appointment_not_found"
+    admin = await add_member(clinic, "admin")
+    async with browser(client) as web:
+        csrf = await sign_in(web, admin)
+        for path in ("", "/reschedule"):
+            r = await web.get(staff_url(clinic, f"/appointments/{appointment_id}{path}"))
+            assert r.status_code == 404, (path, r.text[:300])
+            assert "There is no such appointment." in r.text
+        r = await web.post(
+            staff_url(clinic, f"/appointments/{appointment_id}/actions"),
+            data={"csrf_token": csrf, "action": "cancel", "version": "1", "reason": "x"},
+        )
+        assert r.status_code == 404
+        assert await audit_rows(clinic, subject="appointment") == []
+        body = booking_body(hold, "held.then.booked@patients.test")
+        booked = await client.post(f"{clinic.public}/bookings", json=body, headers=idem())
+        assert booked.status_code == 201, booked.text
+        page = await panel(web, clinic, appointment_id)
+    assert "Consultation service" in page.text
+    assert 'data-testid="appt-status">Booked<' in page.text
+    assert "No forms for this appointment." in page.text
+    history = page.text.split('id="h-history"')[1]
+    assert "booked → booked" in history and "patient" in history
+    assert VERSION.search(page.text) and 'value="cancel"' in page.text
+    views = await audit_rows(clinic, subject="appointment")
+    assert [(str(r["subject_id"]), r["action"]) for r in views] == [(appointment_id, "view")]
