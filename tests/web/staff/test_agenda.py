@@ -165,3 +165,20 @@ async def test_no_patient_data_in_the_application_log(client, clinic, caplog):
     assert "staff mail queued" in text  # the log was captured
     for secret in ("Zelda", "Secretname", "zelda.secret"):
         assert secret not in text
+
+
+async def test_a_hold_is_shown_without_a_link_to_its_panel(client, clinic):
+    setup = await bookable(clinic.tenant)
+    start = slot(clinic.tenant, days=1, hour=11)
+    held = await place_hold(client, clinic.public, setup, start)
+    rec = await add_member(clinic, "receptionist")
+    async with browser(client) as web:
+        await sign_in(web, rec)
+        page = await web.get(staff_url(clinic, f"/agenda?day={start.date().isoformat()}"))
+        assert page.status_code == 200
+        block = re.search(r'<li class="appt status-held".*?</li>', page.text, re.S)
+        assert block, page.text[-3000:]
+        assert "<a " not in block.group(0) and 'tabindex="0"' in block.group(0)
+        assert f'data-appt="{held["hold_id"]}"' in block.group(0)
+        panel = await web.get(staff_url(clinic, f"/appointments/{held['hold_id']}"))
+        assert panel.status_code == 404

@@ -79,7 +79,7 @@ function follow() {
 }
 
 function columns() {
-  return [...root.querySelectorAll(".spec-col")].map((c) => [...c.querySelectorAll("a[data-appt]")]);
+  return [...root.querySelectorAll(".spec-col")].map((c) => [...c.querySelectorAll("[data-appt]")]);
 }
 
 // Week view: the cell of the next row (up/down) or column (left/right) that has appointments.
@@ -115,7 +115,7 @@ function dayTarget(link, key) {
 
 root.addEventListener("keydown", (event) => {
   if (!["ArrowDown", "ArrowUp", "ArrowLeft", "ArrowRight"].includes(event.key)) return;
-  const link = event.target.closest?.("a[data-appt], a[data-cell]");
+  const link = event.target.closest?.("[data-appt], a[data-cell]");
   if (!link) return;
   const target = link.dataset.appt ? dayTarget(link, event.key) : weekTarget(link, event.key);
   if (target) {
