@@ -29,8 +29,8 @@ MANAGE_TOKEN_HEADER = "X-Manage-Token"  # noqa: S105 - a header name
 _ACTION_PROBLEMS = dict(
     s400=MALFORMED,
     s401="unauthorized, invalid_token",
-    s403="not_your_appointment, csrf_failed",
-    s404="appointment_not_found",
+    s403="csrf_failed",
+    s404="appointment_not_found (also another specialist's appointment, for a specialist)",
     s409="version_conflict, invalid_transition (with `allowed`), too_early, "
     "intake_forms_missing (with `missing`)",
     s422=f"invalid_action, reason_required, {INVALID}",
@@ -71,7 +71,9 @@ class StaffAppointmentController(Controller):
         summary="Move the appointment on: confirm, start, complete, cancel (with reason), no_show",
         description="`version` must be the appointment's current version (409 "
         "`version_conflict` otherwise: two staff acting at once, exactly one wins). Any other "
-        "transition is a 409 `invalid_transition` whose `allowed` lists the possible actions.",
+        "transition is a 409 `invalid_transition` whose `allowed` lists the possible actions. "
+        "A specialist acts only on their own appointments: another's is 404 "
+        "`appointment_not_found`, as a missing one.",
         responses=problems(**_ACTION_PROBLEMS),
     )
     async def transition(
@@ -91,7 +93,9 @@ class StaffAppointmentController(Controller):
         summary="Move the appointment to another slot of its calendar, atomically",
         description="The new slot is taken and the old one freed in one transaction, or "
         "nothing changes (409 `slot_unavailable` when it is gone). The appointment keeps its "
-        "id, history, forms and manage link, and returns to `booked`.",
+        "id, history, forms and manage link, and returns to `booked`. A specialist moves "
+        "only their own appointments: another's is 404 `appointment_not_found`, as a missing "
+        "one.",
         responses=problems(**{**_ACTION_PROBLEMS,
                               "s409": "version_conflict, invalid_transition, slot_unavailable",
                               "s422": f"invalid_slot, {INVALID}"}),

@@ -46,8 +46,9 @@ _OUTCOMES: dict[str, Callable[[], CarebookError]] = {
     "invalid_transition": lambda: Conflict(
         "This action is not possible in the appointment's current state.",
         code="invalid_transition"),
-    "not_your_appointment": lambda: Forbidden(
-        "Specialists act only on their own appointments.", code="not_your_appointment"),
+    # A specialist acting on another specialist's appointment: as absent as a missing one
+    # (the same 404, code and body), so a write never tells that the appointment exists.
+    "not_your_appointment": lambda: _OUTCOMES["appointment_not_found"](),
     "too_early": lambda: Conflict("It is too early for this action.", code="too_early"),
     "cancellation_cutoff_passed": lambda: Conflict(
         "It is too late to change this appointment online; please call the clinic.",

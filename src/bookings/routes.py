@@ -179,14 +179,17 @@ class StaffAppointmentsController(Controller):
         status_code=201,
         summary="Book for a caller (a receptionist taking a phone call)",
         description="Holds and books the slot with the same rules and guarantees as the public "
-        "path; the history records the staff member. Specialists book only themselves. "
+        "path; the history records the staff member. Specialists book only themselves: "
+        "another specialist's `specialist_id` is 404 `specialist_not_found`, as a missing one "
+        "(403 `no_specialist_linked` for a specialist account linked to no specialist). "
         "`Idempotency-Key` is required, as on the public path: a retry with the same key books "
         "nothing more (409 `already_booked`).",
         responses=problems(
             s400=f"idempotency_key_required, {MALFORMED}",
             s401="unauthorized, invalid_token",
-            s403="not_your_appointment, csrf_failed",
-            s404="calendar_not_found, specialist_not_found",
+            s403="no_specialist_linked, csrf_failed",
+            s404="calendar_not_found, specialist_not_found (also another specialist's, for a "
+            "specialist)",
             s409="slot_unavailable, already_booked",
             s422=f"invalid_slot, invalid_timezone, {INVALID}",
         ),

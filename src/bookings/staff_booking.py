@@ -2,12 +2,15 @@
 
 The same two steps as the public page — ``hold_slot()`` then ``book_hold()`` — so every rule
 and guarantee of holds and bookings holds here too; the history records the staff member.
-A specialist may book only with themselves.
+A specialist may book only with themselves: another specialist's ``specialist_id`` is
+answered as a missing one (``hold_slot()`` itself answers, so the status, code and body are
+the same), and a specialist account linked to no specialist may not book (403).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from bookings import holds, idempotency
 from bookings.booking import book
@@ -16,6 +19,10 @@ from bookings.schemas import BookingIn, StaffBookingIn
 from carebook.errors import Conflict, Forbidden
 from carebook.tenancy import Tenant, tenant_tx
 from tenants.staff import StaffPrincipal
+
+# No specialist has the nil UUID (ids are gen_random_uuid()'s): hold_slot() answers it as it
+# answers any missing id (calendar_not_found or specialist_not_found, in its order).
+_NO_SPECIALIST = UUID(int=0)
 
 
 async def book_for_caller(
@@ -28,10 +35,13 @@ async def book_for_caller(
     if actor.kind == "specialist":
         async with tenant_tx(tenant) as conn:
             own = await conn.fetchval("SELECT id FROM specialists WHERE staff_user = $1", staff.id)
-        if own is None or (specialist_id is not None and specialist_id != own):
-            raise Forbidden("Specialists book only their own appointments.",
-                            code="not_your_appointment")  # fmt: skip
-        specialist_id = own
+        if specialist_id is not None and specialist_id != own:
+            specialist_id = _NO_SPECIALIST  # another's: as absent as a missing one
+        elif own is None:  # no specialist to book with: the account may not book at all
+            raise Forbidden("Your account is linked to no specialist, so it cannot book.",
+                            code="no_specialist_linked")  # fmt: skip
+        else:
+            specialist_id = own
     async with tenant_tx(tenant) as conn:
         done = await conn.fetchval(
             "SELECT appointment_id FROM idempotency_keys WHERE key = $1", key

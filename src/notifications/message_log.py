@@ -25,6 +25,13 @@ def in_scope(param: str) -> str:
       WHERE a.id = l.appointment_id AND s.staff_user = {param}))"""
 
 
+def staff_mail_if(param: str) -> str:
+    """SQL condition on a log row ``l``: messages to staff (password links, invitations,
+    alerts: ``recipient_kind = 'staff'``) pass only when the boolean ``param`` is true — the
+    caller is a clinic admin; the outbox and the message log answer alike."""
+    return f"(l.recipient_kind <> 'staff' OR {param})"
+
+
 _LOG = f"""
 SELECT l.id, l.appointment_id, l.event, l.recipient, l.recipient_kind, l.channel, l.transport,
        l.template, l.language, l.status, l.attempts, l.provider_id, l.error, l.created_at,
@@ -32,6 +39,7 @@ SELECT l.id, l.appointment_id, l.event, l.recipient, l.recipient_kind, l.channel
 FROM notification_log l
 WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
   AND {in_scope("$3")}
+  AND {staff_mail_if("$4")}
 ORDER BY l.created_at DESC, l.id LIMIT $2
 """
 # A patient's messages: those about their appointments addressed to them (not the copies
@@ -70,10 +78,14 @@ async def log_entries(
     appointment_id: UUID | None = None,
     limit: int = 100,
     scope: UUID | None = None,
+    *,
+    with_staff_mail: bool,
 ) -> list[LogEntry]:
     """The message log, newest first; only one appointment's when given; only the messages of
-    ``scope``'s appointments when given (``StaffPrincipal.appointment_scope``)."""
-    rows = await conn.fetch(_LOG, appointment_id, limit, scope)
+    ``scope``'s appointments when given (``StaffPrincipal.appointment_scope``); messages to
+    staff (recipient, template: whom the clinic invited or reset) only ``with_staff_mail``
+    (clinic admins, as in the outbox)."""
+    rows = await conn.fetch(_LOG, appointment_id, limit, scope, with_staff_mail)
     return [LogEntry(**dict(r)) for r in rows]
 
 

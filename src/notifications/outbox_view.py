@@ -18,7 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
-from notifications.message_log import in_scope
+from notifications.message_log import in_scope, staff_mail_if
 from notifications.schemas import OutboxAttachment, OutboxMessage
 
 LINK_REMOVED = "[link removed]"
@@ -33,7 +33,7 @@ SELECT o.id, o.channel, o.recipient, o.subject, o.body_text, o.body_html, o.atta
        o.created_at, l.template, l.language, l.appointment_id
 FROM outbox_messages o JOIN notification_log l ON l.id = o.log_id
 WHERE ($1::uuid IS NULL OR l.appointment_id = $1)
-  AND (l.recipient_kind <> 'staff' OR $3)
+  AND {staff_mail_if("$3")}
   AND {in_scope("$4")}
 ORDER BY o.created_at DESC, o.id LIMIT $2
 """

@@ -71,7 +71,8 @@ class NotificationsController(Controller):
         summary="The message log: every message with its status, attempts and error",
         description="Admins and receptionists see the whole clinic's log; a specialist only the "
         "messages about their own appointments (another's `appointment_id` lists nothing, as "
-        "an unknown one).",
+        "an unknown one). Messages to staff (invitations, password links, alerts) are listed "
+        "for clinic admins only, as in the outbox.",
         responses=problems(s401="invalid_token", s403="clinic_suspended", s404="clinic_not_found"),
     )
     async def log(
@@ -84,7 +85,11 @@ class NotificationsController(Controller):
     ) -> list[LogEntry]:
         async with tenant_tx(staff_tenant) as conn:
             entries = await message_log.log_entries(
-                conn, appointment_id, limit, staff.appointment_scope
+                conn,
+                appointment_id,
+                limit,
+                staff.appointment_scope,  # a specialist: their own appointments' messages
+                with_staff_mail=staff.is_admin,  # whom the clinic invited, reset: admins only
             )
         await _audit_view(request, staff_tenant, staff, "log", appointment_id)
         return entries

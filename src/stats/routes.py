@@ -30,8 +30,14 @@ class StatisticsController(Controller):
         description="Booked, completed, cancelled and no-show counts (by the clinic-local day "
         "of the start), their rates, the average rating and utilisation (booked ÷ offered "
         "minutes, offered per the availability engine). `group_by` adds one entry per "
-        "specialist or calendar. Specialists see only their own figures.",
-        responses=problems(s403="not_your_statistics", s422=f"invalid_range, {INVALID}"),
+        "specialist or calendar. Specialists see only their own figures: any other "
+        "`specialist_id`, existing or not, is 403 `not_your_statistics` (counts, no patient "
+        "data; the same answer for every id, so it tells no specialist's existence).",
+        responses=problems(
+            s403="not_your_statistics (a specialist: another or an unknown `specialist_id`, or "
+            "no specialist linked to the account)",
+            s422=f"invalid_range, {INVALID}",
+        ),
     )
     async def show(
         self,

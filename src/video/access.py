@@ -106,16 +106,20 @@ async def staff_room(
     *,
     settings: VideoSettings | None = None,
 ) -> tuple[RoomRecord, str]:
-    """The room the specialist (or a clinic admin) may enter as owner, and the name to show."""
-    async with tenant_tx(tenant) as conn:
-        appt = await rooms.appointment(conn, appointment_id)
-    if appt is None:
-        raise NotFound("No such appointment.", code="appointment_not_found")
-    if not principal.is_admin and appt["specialist_staff_user"] != principal.id:
+    """The room the specialist (or a clinic admin) may enter as owner, and the name to show.
+
+    Other roles may join no room (403 ``role_forbidden``, whatever the id); a specialist's
+    view of another specialist's appointment is a 404, as a missing one (the staff API's
+    rule, ``StaffPrincipal.appointment_scope``): the answer never tells that it exists."""
+    if not principal.is_admin and principal.role != "specialist":
         raise Forbidden(
             "Only the appointment's specialist or a clinic admin may join its video room.",
-            code="not_your_appointment",
+            code="role_forbidden",
         )
+    async with tenant_tx(tenant) as conn:
+        appt = await rooms.appointment(conn, appointment_id)
+    if appt is None or (not principal.is_admin and appt["specialist_staff_user"] != principal.id):
+        raise NotFound("No such appointment.", code="appointment_not_found")
     if not appt["video"]:
         raise NotAVideoAppointment("This appointment is not a video consultation.")
     record = await rooms.ensure_room(tenant, appointment_id, settings=settings)

@@ -234,11 +234,13 @@ class StaffVideoController(Controller):
         summary="A join URL for the specialist (room owner)",
         description="The appointment's specialist (or a clinic admin) gets a URL admitting them "
         "as the room's owner until the room closes. Before the window opens the page says "
-        "when it does.",
+        "when it does. Another specialist's appointment is 404 `appointment_not_found`, as a "
+        "missing one; receptionists join no room (403 `role_forbidden`).",
         responses=problems(
             s401="unauthorized, invalid_token",
-            s403="not_your_appointment",
-            s404="appointment_not_found, video_room_not_found",
+            s403="role_forbidden, csrf_failed",
+            s404="appointment_not_found (also another specialist's, for a specialist), "
+            "video_room_not_found",
             s409="not_a_video_appointment",
         ),
     )

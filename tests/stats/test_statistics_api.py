@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -89,6 +90,40 @@ async def test_statistics_access_and_input(client: httpx.AsyncClient, clinic: Cl
                            setup.specialist_id)  # fmt: skip
     r = await client.get(url, params={"from": "2026-01-01", "to": "2026-01-31"}, headers=spec)
     assert r.status_code == 200 and r.json()["specialist_id"] == str(setup.specialist_id)
+
+
+async def test_a_specialist_reads_only_her_own_figures_and_learns_no_others(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    """Statistics are counts, not patient data: another's figures are 403
+    `not_your_statistics`, the same answer as for an id no specialist has (no existence
+    oracle), and no filter or grouping widens a specialist's scope past her own figures."""
+    mine, theirs = await bookable(clinic.tenant), await bookable(clinic.tenant)
+    start = slot(clinic.tenant, days=2, hour=10)
+    await book(client, clinic, theirs, start, email="b@stats.test")
+    staff_id, spec = await staff_member(clinic, "specialist", "own@stats.test")
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute("UPDATE specialists SET staff_user = $1 WHERE id = $2", staff_id,
+                           mine.specialist_id)  # fmt: skip
+    url = f"{clinic.api}/statistics"
+    day = start.astimezone(ZoneInfo(clinic.tenant.timezone)).date().isoformat()
+    period = {"from": day, "to": day}
+    other = problem(await client.get(url, params={**period, "specialist_id": str(
+        theirs.specialist_id)}, headers=spec), 403, "not_your_statistics")  # fmt: skip
+    nobody = problem(await client.get(url, params={**period, "specialist_id": str(uuid4())},
+                                      headers=spec), 403, "not_your_statistics")  # fmt: skip
+    assert other == nobody
+    for extra in ({}, {"group_by": "specialist"}, {"group_by": "calendar"},
+                  {"calendar_id": str(theirs.calendar_id)}):  # fmt: skip
+        r = await client.get(url, params={**period, **extra}, headers=spec)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["specialist_id"] == str(mine.specialist_id)
+        assert body["total"]["booked"] == 0, (extra, body)  # B's booking is not counted
+        assert all(g["id"] in (str(mine.specialist_id), str(mine.calendar_id))
+                   for g in body["groups"] or []), body  # fmt: skip
+    r = await client.get(url, params=period, headers=clinic.headers)
+    assert r.json()["total"]["booked"] == 1  # the clinic's figures have it
 
 
 def test_month_split() -> None:

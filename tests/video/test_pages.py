@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -208,8 +209,41 @@ async def test_only_the_appointments_specialist_or_an_admin_joins_as_owner(
     r = await client.post(url, headers=own)
     assert r.status_code == 200, r.text
     assert (await client.get(r.json()["url"])).status_code == 200
-    problem(await client.post(url, headers=other), 403, "not_your_appointment")
-    problem(await client.post(url, headers=desk), 403, "not_your_appointment")
+    # Another specialist: 404, as a missing appointment; the front desk joins no room at all.
+    problem(await client.post(url, headers=other), 404, "appointment_not_found")
+    problem(await client.post(url, headers=desk), 403, "role_forbidden")
+    missing = f"{clinic.api}/appointments/{uuid.uuid4()}/video/join"
+    problem(await client.post(missing, headers=desk), 403, "role_forbidden")
+
+
+async def test_another_specialists_video_room_is_as_a_missing_appointment(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    from tests.bookings.lifecycle_support import staff_member
+
+    own_id, _ = await staff_member(clinic, "specialist", "own@vid.test")
+    _, other = await staff_member(clinic, "specialist", "other@vid.test")
+    appt = await video_appointment(
+        clinic.tenant, now_minute() + timedelta(minutes=5), staff_user=own_id
+    )
+    missing_id = uuid.uuid4()
+    theirs = await client.post(f"{clinic.api}/appointments/{appt.id}/video/join", headers=other)
+    missing = await client.post(f"{clinic.api}/appointments/{missing_id}/video/join",
+                                headers=other)  # fmt: skip
+    problem(theirs, 404, "appointment_not_found")
+    assert theirs.headers["content-type"] == missing.headers["content-type"]
+    body, expected = theirs.json(), missing.json()
+    assert body.pop("instance").replace(str(appt.id), "ID") == expected.pop("instance").replace(
+        str(missing_id), "ID"
+    )
+    assert body == expected
+    # Nor does a 409 tell that another's appointment exists and is not a video one.
+    third_id, _ = await staff_member(clinic, "specialist", "third@vid.test")
+    plain = await video_appointment(clinic.tenant, now_minute() + timedelta(hours=2),
+                                    video=False, staff_user=third_id)  # fmt: skip
+    join = f"{clinic.api}/appointments/{plain.id}/video/join"
+    problem(await client.post(join, headers=clinic.headers), 409, "not_a_video_appointment")
+    problem(await client.post(join, headers=other), 404, "appointment_not_found")
 
 
 @pytest.mark.slow

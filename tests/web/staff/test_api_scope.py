@@ -15,7 +15,7 @@ from forms import instances
 from forms.instances import Filler
 from notifications import service as notify
 from tests.bookings.lifecycle_support import staff_member
-from tests.bookings.support import bookable, slot
+from tests.bookings.support import bookable, idem, slot
 from tests.forms.support import create_form, require_forms
 from tests.web.staff.test_agenda import book
 from tests.web.staff.test_audit import PARAM, get_routes
@@ -148,3 +148,119 @@ async def test_another_specialists_items_are_404_as_missing_ones(client, clinic,
         for role, headers in clinic_wide.items():
             r = await client.get(url(clinic, path, b, day), headers=headers)
             assert r.status_code == 200, (role, path, r.text)
+
+
+# --- Writes: a specialist's action on another's appointment answers as on a missing one -----
+
+
+def as_missing(theirs, missing, theirs_id: str, missing_id: str) -> None:
+    """``theirs`` (with another specialist's id) is the answer ``missing`` got (a missing
+    id): the same status, media type and body, but for the id in ``instance`` (the path)."""
+    assert theirs.status_code == missing.status_code == 404, (theirs.text, missing.text)
+    assert theirs.headers["content-type"] == missing.headers["content-type"]
+    assert theirs.headers["content-type"].startswith("application/problem+json")
+    body, expected = theirs.json(), missing.json()
+    assert body.pop("instance").replace(theirs_id, "ID") == expected.pop("instance").replace(
+        missing_id, "ID"
+    )
+    assert body == expected, (body, expected)
+
+
+async def state_of(clinic, appointment_id: str) -> tuple[str, int, int, object]:
+    async with tenant_tx(clinic.tenant) as conn:
+        row = await conn.fetchrow(
+            "SELECT status, version, starts_at, (SELECT count(*) FROM appointment_history h"
+            " WHERE h.appointment_id = a.id) AS events FROM appointments a WHERE id = $1",
+            uuid.UUID(appointment_id),
+        )
+    return row["status"], row["version"], row["events"], row["starts_at"]
+
+
+async def admin_version(client, clinic, appointment_id: str) -> int:
+    r = await client.get(f"{clinic.api}/appointments/{appointment_id}", headers=clinic.headers)
+    assert r.status_code == 200, r.text
+    version: int = r.json()["version"]
+    return version
+
+
+async def test_a_transition_on_another_specialists_appointment_is_as_on_a_missing_one(
+    client, clinic, two
+):
+    a, b, _ = two
+    before = await state_of(clinic, b.appointment_id)
+    version = await admin_version(client, clinic, b.appointment_id)
+    # Also a stale version (which would be a 409 on A's own): nothing tells B's exists.
+    for body in ({"action": "cancel", "version": version, "reason": "Patient called"},
+                 {"action": "cancel", "version": version + 5, "reason": "Patient called"},
+                 {"action": "confirm", "version": version}):  # fmt: skip
+        missing_id = str(uuid.uuid4())
+        theirs = await client.post(f"{clinic.api}/appointments/{b.appointment_id}/transitions",
+                                   json=body, headers=a.headers)  # fmt: skip
+        missing = await client.post(f"{clinic.api}/appointments/{missing_id}/transitions",
+                                    json=body, headers=a.headers)  # fmt: skip
+        as_missing(theirs, missing, b.appointment_id, missing_id)
+        assert theirs.json()["code"] == "appointment_not_found"
+    assert await state_of(clinic, b.appointment_id) == before
+    # B's appointment is still B's to act on (and admins', receptionists').
+    r = await client.post(f"{clinic.api}/appointments/{a.appointment_id}/transitions",
+                          json={"action": "cancel", "version": await admin_version(
+                              client, clinic, a.appointment_id), "reason": "Ill"},
+                          headers=a.headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+async def test_a_reschedule_of_another_specialists_appointment_is_as_of_a_missing_one(
+    client, clinic, two
+):
+    a, b, _ = two
+    before = await state_of(clinic, b.appointment_id)
+    version = await admin_version(client, clinic, b.appointment_id)
+    free = slot(clinic.tenant, days=2, hour=11).isoformat()  # a free slot of B's calendar
+    for body in ({"version": version, "start": free},
+                 {"version": version, "start": free, "specialist_id": b.specialist_id},
+                 {"version": version + 5, "start": free}):  # fmt: skip
+        missing_id = str(uuid.uuid4())
+        theirs = await client.post(f"{clinic.api}/appointments/{b.appointment_id}/reschedule",
+                                   json=body, headers=a.headers)  # fmt: skip
+        missing = await client.post(f"{clinic.api}/appointments/{missing_id}/reschedule",
+                                    json=body, headers=a.headers)  # fmt: skip
+        as_missing(theirs, missing, b.appointment_id, missing_id)
+        assert theirs.json()["code"] == "appointment_not_found"
+    assert await state_of(clinic, b.appointment_id) == before
+    r = await client.post(f"{clinic.api}/appointments/{b.appointment_id}/reschedule",
+                          json={"version": version, "start": free},
+                          headers=clinic.headers)  # fmt: skip
+    assert r.status_code == 200, r.text  # the slot was free: only the caller was wrong
+
+
+async def test_a_booking_with_another_specialist_is_as_with_a_missing_one(client, clinic, two):
+    a, b, _ = two
+    patient = {"name": "Pat Phone", "email": "phone@patients.test", "timezone": "Europe/Berlin"}
+    free_b = slot(clinic.tenant, days=2, hour=12).isoformat()  # free in both calendars
+    missing_id = str(uuid.uuid4())
+    for calendar_id in (b.calendar_id, a.calendar_id, str(uuid.uuid4())):
+        body = {"calendar_id": calendar_id, "start": free_b, "patient": patient}
+        theirs = await client.post(f"{clinic.api}/appointments", headers={**a.headers, **idem()},
+                                   json={**body, "specialist_id": b.specialist_id})  # fmt: skip
+        missing = await client.post(f"{clinic.api}/appointments", headers={**a.headers, **idem()},
+                                    json={**body, "specialist_id": missing_id})  # fmt: skip
+        as_missing(theirs, missing, b.specialist_id, missing_id)
+        known = calendar_id in (a.calendar_id, b.calendar_id)
+        assert theirs.json()["code"] == ("specialist_not_found" if known else "calendar_not_found")
+    async with tenant_tx(clinic.tenant) as conn:
+        booked = await conn.fetchval(
+            "SELECT count(*) FROM appointments WHERE patient_id IN "
+            "(SELECT id FROM patients WHERE email = 'phone@patients.test')"
+        )
+    assert booked == 0
+    # A books with herself (named or not), and an account linked to no specialist not at all.
+    for named in ({}, {"specialist_id": a.specialist_id}):
+        body = {"calendar_id": a.calendar_id, "start": slot(clinic.tenant, days=2,
+                hour=13 + len(named)).isoformat(), "patient": patient, **named}  # fmt: skip
+        r = await client.post(f"{clinic.api}/appointments", headers={**a.headers, **idem()},
+                              json=body)  # fmt: skip
+        assert r.status_code == 201 and r.json()["specialist"]["id"] == a.specialist_id, r.text
+    _, loose = await staff_member(clinic, "specialist", f"loose@{clinic.slug}.t")
+    body = {"calendar_id": a.calendar_id, "start": free_b, "patient": patient}
+    r = await client.post(f"{clinic.api}/appointments", headers={**loose, **idem()}, json=body)
+    assert r.status_code == 403 and r.json()["code"] == "no_specialist_linked", r.text
