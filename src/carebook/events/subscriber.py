@@ -140,15 +140,11 @@ class Subscriber:
     def offer(self, event: Event) -> None:
         """Deliver or queue ``event`` without ever blocking; on overflow, trim to a single
         ``resync``."""
-        direct = self.direct
-        if direct is not None:
+        if (direct := self.direct) is not None:
             if event.id <= self.sent:
                 return  # replayed already
-            if direct(event.chunk):
-                self.sent = event.id
-                WRITES["direct"] += 1
+            if self._write_direct(direct, event.chunk, event.id, 1):
                 return
-            self.direct = None  # the stream's loop takes over from here
         WRITES["queued"] += 1
         try:
             self.queue.put_nowait(event)
@@ -157,11 +153,21 @@ class Subscriber:
             self.resyncs += 1
             self.queue.put_nowait(Event.resync(event.id))
 
+    def _write_direct(self, direct: DirectWriter, chunk: bytes, sent: int, deliveries: int) -> bool:
+        """Write ``chunk`` through the writer the idle stream lent; then the client has
+        everything up to ``sent``. False when it refused: the writer is dropped, and the
+        stream's own loop takes over from the queue."""
+        if direct(chunk):
+            self.sent = sent
+            WRITES["direct"] += deliveries
+            return True
+        self.direct = None
+        return False
+
     def offer_all(self, events: list[Event], chunks: dict[tuple[int, ...], bytes]) -> None:
         """``offer`` each of ``events`` (in id order), written in one go when the stream is
         idle; ``chunks`` caches the joined chunk by event ids across subscribers."""
-        direct = self.direct
-        if direct is not None:
+        if (direct := self.direct) is not None:
             fresh = [event for event in events if event.id > self.sent]
             if not fresh:
                 return
@@ -169,24 +175,18 @@ class Subscriber:
             chunk = chunks.get(key)
             if chunk is None:
                 chunk = chunks[key] = http_chunk(b"".join(event.frame for event in fresh))
-            if direct(chunk):
-                self.sent = fresh[-1].id
-                WRITES["direct"] += len(fresh)
+            if self._write_direct(direct, chunk, fresh[-1].id, len(fresh)):
                 return
-            self.direct = None
             events = fresh  # the client has the others: they must not take queue slots
         for event in events:
             self.offer(event)
 
     def ping(self) -> None:
         """Ask for a heartbeat; a full queue has plenty to send already."""
-        direct = self.direct
-        if direct is not None:
+        if (direct := self.direct) is not None:
             ping, sent = self.ping_frame()
-            if direct(http_chunk(ping)):
-                self.sent = sent
+            if self._write_direct(direct, http_chunk(ping), sent, 0):
                 return
-            self.direct = None
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(PING)
 
