@@ -121,12 +121,18 @@ class RawStream:
         self.sock.close()
 
 
+async def calendar_stream(clinic: Any) -> tuple[Any, str]:
+    """A specialist on a new calendar, and the path of that calendar's event stream."""
+    sid = await add_specialist(clinic.tenant)
+    cal = (await add_calendar(clinic.tenant, [sid]))["id"]
+    return sid, f"{clinic.public}/calendars/{cal}/events"
+
+
 async def test_idle_streams_are_written_directly_by_the_hub(
     clinic: Any, small_queue_server: LiveServer
 ) -> None:
-    sid = await add_specialist(clinic.tenant)
-    cal = (await add_calendar(clinic.tenant, [sid]))["id"]
-    stream = await RawStream.open(small_queue_server.url, f"{clinic.public}/calendars/{cal}/events")
+    sid, path = await calendar_stream(clinic)
+    stream = await RawStream.open(small_queue_server.url, path)
     try:
         await stream.blocks_until(0)  # the opening block has no event; nothing to wait for
         before = await writes(small_queue_server)
@@ -144,9 +150,7 @@ async def test_idle_streams_are_written_directly_by_the_hub(
 async def test_a_full_socket_hands_the_stream_back_to_its_loop_in_order(
     clinic: Any, small_queue_server: LiveServer
 ) -> None:
-    sid = await add_specialist(clinic.tenant)
-    cal = (await add_calendar(clinic.tenant, [sid]))["id"]
-    path = f"{clinic.public}/calendars/{cal}/events"
+    sid, path = await calendar_stream(clinic)
     slow = await RawStream.open(small_queue_server.url, path)
     try:
         await slow.blocks_until(0)
@@ -196,9 +200,7 @@ async def test_a_stream_whose_connection_died_under_a_pipelined_request_is_freed
     pipelined behind the stream, the stream's own cycle never learns that its connection is
     gone, and writing to the closed transport raises. That must end this stream (as ASGI
     ``send`` did), not the clinic's feed or the process's heartbeat."""
-    sid = await add_specialist(clinic.tenant)
-    cal = (await add_calendar(clinic.tenant, [sid]))["id"]
-    path = f"{clinic.public}/calendars/{cal}/events"
+    sid, path = await calendar_stream(clinic)
     for _ in range(100):  # streams of earlier tests gone
         if await live_subscribers(small_queue_server) == 0:
             break

@@ -166,6 +166,20 @@ def as_missing(theirs, missing, theirs_id: str, missing_id: str) -> None:
     assert body == expected, (body, expected)
 
 
+async def post_as_on_a_missing_one(
+    client, clinic, caller, appointment_id: str, action: str, body: dict
+) -> None:
+    """``caller``'s POST of ``body`` to ``action`` of ``appointment_id`` is answered as the
+    same POST on a missing id: 404 ``appointment_not_found``, the same body."""
+    missing_id = str(uuid.uuid4())
+    theirs = await client.post(f"{clinic.api}/appointments/{appointment_id}/{action}",
+                               json=body, headers=caller.headers)  # fmt: skip
+    missing = await client.post(f"{clinic.api}/appointments/{missing_id}/{action}",
+                                json=body, headers=caller.headers)  # fmt: skip
+    as_missing(theirs, missing, appointment_id, missing_id)
+    assert theirs.json()["code"] == "appointment_not_found"
+
+
 async def state_of(clinic, appointment_id: str) -> tuple[str, int, int, object]:
     async with tenant_tx(clinic.tenant) as conn:
         row = await conn.fetchrow(
@@ -193,13 +207,7 @@ async def test_a_transition_on_another_specialists_appointment_is_as_on_a_missin
     for body in ({"action": "cancel", "version": version, "reason": "Patient called"},
                  {"action": "cancel", "version": version + 5, "reason": "Patient called"},
                  {"action": "confirm", "version": version}):  # fmt: skip
-        missing_id = str(uuid.uuid4())
-        theirs = await client.post(f"{clinic.api}/appointments/{b.appointment_id}/transitions",
-                                   json=body, headers=a.headers)  # fmt: skip
-        missing = await client.post(f"{clinic.api}/appointments/{missing_id}/transitions",
-                                    json=body, headers=a.headers)  # fmt: skip
-        as_missing(theirs, missing, b.appointment_id, missing_id)
-        assert theirs.json()["code"] == "appointment_not_found"
+        await post_as_on_a_missing_one(client, clinic, a, b.appointment_id, "transitions", body)
     assert await state_of(clinic, b.appointment_id) == before
     # B's appointment is still B's to act on (and admins', receptionists').
     r = await client.post(f"{clinic.api}/appointments/{a.appointment_id}/transitions",
@@ -219,13 +227,7 @@ async def test_a_reschedule_of_another_specialists_appointment_is_as_of_a_missin
     for body in ({"version": version, "start": free},
                  {"version": version, "start": free, "specialist_id": b.specialist_id},
                  {"version": version + 5, "start": free}):  # fmt: skip
-        missing_id = str(uuid.uuid4())
-        theirs = await client.post(f"{clinic.api}/appointments/{b.appointment_id}/reschedule",
-                                   json=body, headers=a.headers)  # fmt: skip
-        missing = await client.post(f"{clinic.api}/appointments/{missing_id}/reschedule",
-                                    json=body, headers=a.headers)  # fmt: skip
-        as_missing(theirs, missing, b.appointment_id, missing_id)
-        assert theirs.json()["code"] == "appointment_not_found"
+        await post_as_on_a_missing_one(client, clinic, a, b.appointment_id, "reschedule", body)
     assert await state_of(clinic, b.appointment_id) == before
     r = await client.post(f"{clinic.api}/appointments/{b.appointment_id}/reschedule",
                           json={"version": version, "start": free},
