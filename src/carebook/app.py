@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
@@ -39,6 +38,7 @@ from carebook.logs import (
     new_request_id,
     request_id_var,
 )
+from carebook.pools import start_pool, stop_pool
 from carebook.redis import close_redis
 from carebook.requests import CarebookRequest
 from carebook.settings import get_settings
@@ -90,43 +90,6 @@ async def freeze_startup_objects() -> None:
     then walk only request-time objects, which keeps pauses off live-update tail latency."""
     gc.collect()
     gc.freeze()
-
-
-async def start_pool() -> None:
-    from carebook.piccolo_conf import DB
-
-    size = int(os.environ.get("CAREBOOK_DB_POOL", "20"))
-    # A backend caches the catalog entries of every clinic schema it has touched: replacing
-    # a pooled connection after this many queries is a loose bound; the tight one is
-    # CAREBOOK_DB_MAX_CLINICS (carebook.tenancy, docs/operations.md).
-    max_queries = int(os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000"))
-    await DB.start_connection_pool(
-        min_size=2, max_size=size, reset=_keep_session, max_queries=max_queries
-    )
-
-
-async def _keep_session(conn: Any) -> None:
-    """Pool release without asyncpg's reset query (one round trip per request saved).
-
-    asyncpg still rolls back a transaction left open. Nothing else needs resetting because
-    pooled connections never carry session state: search_path is only ever ``SET LOCAL``,
-    advisory locks are transaction-level, and LISTEN/session locks live on dedicated
-    connections (events hub, retention, migrations). tests/carebook/test_pool_hygiene.py
-    keeps it so.
-    """
-
-
-async def stop_pool() -> None:
-    from carebook.piccolo_conf import DB
-
-    pool, DB.pool = DB.pool, None
-    if pool is not None:
-        # close() waits for every borrowed connection; never let one stuck borrower hang
-        # shutdown.
-        try:
-            await asyncio.wait_for(pool.close(), timeout=10)
-        except TimeoutError:
-            pool.terminate()
 
 
 def route_handlers() -> list[Any]:

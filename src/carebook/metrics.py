@@ -17,7 +17,6 @@ For the job relay and dead letters (issue 11), set from the relay / worker code:
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -91,15 +90,16 @@ DEAD_LETTERS = Gauge(
 def sample_process_gauges() -> None:
     """Refresh this process's gauges (pool, streams, LISTEN) from their owners."""
     from carebook.events.hub import HubClosed, get_hub
-    from carebook.piccolo_conf import DB
+    from carebook.pools import app_pools
 
-    pool: Any = DB.pool
-    if pool is not None:
-        size, idle = pool.get_size(), pool.get_idle_size()
+    pools = list(app_pools())
+    if pools:
+        size = sum(p.get_size() for p in pools)
+        idle = sum(p.get_idle_size() for p in pools)
         POOL_CONNECTIONS.labels("size").set(size)
         POOL_CONNECTIONS.labels("idle").set(idle)
         POOL_CONNECTIONS.labels("in_use").set(size - idle)
-        POOL_CONNECTIONS.labels("max").set(pool.get_max_size())
+        POOL_CONNECTIONS.labels("max").set(sum(p.get_max_size() for p in pools))
     try:
         stats = get_hub().stats()
     except HubClosed:

@@ -17,6 +17,7 @@ import asyncpg
 from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 
 from carebook.errors import ValidationFailed
+from carebook.pools import clinic_pool
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
 RESERVED_SLUGS = frozenset(
@@ -195,7 +196,7 @@ async def _connection(schema: str | None = None) -> AsyncIterator[asyncpg.Connec
     """A pooled connection of this event loop (a new one when none runs, e.g. in the CLI),
     given back however the block ends; asyncpg rolls back whatever is left open. ``schema``:
     the clinic served, counted towards the connection's replacement."""
-    pool = _pool()
+    pool = (clinic_pool(schema) if schema is not None else None) or _pool()
     if pool is not None:
         async with pool.acquire() as conn:
             yield conn

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
+from carebook import pools
 from carebook.settings import direct_database_url
 from carebook.tenancy import Tenant, call_in_schema, platform_tx, tenant_tx
 from tests.conftest import Clinic, wait_for
@@ -23,6 +24,7 @@ async def one_connection(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[async
 
     pool = await asyncpg.create_pool(direct_database_url(), min_size=1, max_size=1)
     monkeypatch.setattr(DB, "pool", pool)
+    monkeypatch.setattr(pools, "_groups", None)  # one pool: no clinic groups
     monkeypatch.delenv("CAREBOOK_PGBOUNCER", raising=False)  # the pool above is direct
     try:
         yield pool

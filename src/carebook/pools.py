@@ -1,0 +1,153 @@
+"""The app's database connections: one pool for platform work, and clinic groups.
+
+A PostgreSQL backend keeps what it learnt about every clinic schema it served (catalog
+entries, compiled PL/pgSQL, plans) and never gives it back; the first request of a clinic on
+a backend pays to learn it (docs/benchmarks.md, issue 16: ~8-14 ms more at 10,000 clinics).
+With one pool, a clinic's requests land on whichever backend is free, so every backend
+learns every clinic and a clinic's second request is often another backend's first.
+
+So the process keeps **clinic groups**: ``CAREBOOK_DB_GROUPS`` small pools, and a clinic's
+transactions go to the pool its schema name hashes to (stable across processes and
+restarts). Each backend then learns only its group's clinics, a clinic's requests find
+backends that know it, and ``CAREBOOK_DB_MAX_CLINICS`` replaces connections less often.
+A group that is busy does not make a clinic wait while another group has an idle
+connection: the request borrows it (affinity is a preference, never a queue).
+Platform work (tenant lookups, sessions, admin, health) uses the Piccolo engine's pool.
+
+The connections of all pools add up to ``CAREBOOK_DB_POOL``. Behind PgBouncer there are no
+groups: PgBouncer, not we, picks the server connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+
+from carebook.settings import behind_pgbouncer
+
+# A group needs at least this many connections: one request and the job relay at once.
+MIN_GROUP = 2
+
+
+def pool_size() -> int:
+    return int(os.environ.get("CAREBOOK_DB_POOL", "20"))
+
+
+def group_count(size: int) -> int:
+    """``CAREBOOK_DB_GROUPS`` (default: one group per 4 connections; 0 or 1: no groups), as
+    many as leave every group ``MIN_GROUP`` connections and the platform pool 2."""
+    if behind_pgbouncer():
+        return 0
+    raw = os.environ.get("CAREBOOK_DB_GROUPS")
+    wanted = int(raw) if raw not in (None, "") else size // 4
+    most = max(0, (size - 2) // MIN_GROUP)
+    groups = min(wanted, most)
+    return groups if groups >= 2 else 0
+
+
+def group_sizes(size: int, groups: int) -> tuple[int, int]:
+    """(platform pool size, each group's size) for ``size`` connections in ``groups``."""
+    each = (size - 2) // groups
+    return size - each * groups, each
+
+
+class ClinicGroups:
+    """The clinic groups of one event loop."""
+
+    def __init__(self, pools: list[asyncpg.Pool], loop: asyncio.AbstractEventLoop) -> None:
+        self.pools = pools
+        self.loop = loop
+
+    def home(self, schema: str) -> asyncpg.Pool:
+        return self.pools[zlib.crc32(schema.encode()) % len(self.pools)]
+
+    def pool_for(self, schema: str) -> asyncpg.Pool:
+        """The schema's home group while it has an idle connection or room for a new one;
+        else a group with an idle connection; else the home group (wait there)."""
+        home = self.home(schema)
+        if home.get_idle_size() > 0 or home.get_size() < home.get_max_size():
+            return home
+        for pool in self.pools:
+            if pool.get_idle_size() > 0:
+                return pool
+        return home
+
+
+_groups: ClinicGroups | None = None
+
+
+def clinic_pool(schema: str) -> asyncpg.Pool | None:
+    """The pool for a transaction in ``schema`` on this event loop, if it has groups."""
+    groups = _groups
+    if groups is None or groups.loop is not asyncio.get_running_loop():
+        return None
+    return groups.pool_for(schema)
+
+
+def app_pools() -> Iterator[Any]:
+    """Every pool of the app (for gauges)."""
+    from carebook.piccolo_conf import DB
+
+    if DB.pool is not None:
+        yield DB.pool
+    if _groups is not None:
+        yield from _groups.pools
+
+
+async def start_pool() -> None:
+    global _groups
+    from carebook.piccolo_conf import DB
+
+    size = pool_size()
+    groups = group_count(size)
+    platform, each = group_sizes(size, groups) if groups else (size, 0)
+    # A backend caches the catalog entries of every clinic schema it has touched: replacing
+    # a pooled connection after this many queries is a loose bound; the tight one is
+    # CAREBOOK_DB_MAX_CLINICS (carebook.tenancy, docs/operations.md).
+    options: dict[str, Any] = {
+        "reset": _keep_session,
+        "max_queries": int(os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000")),
+    }
+    await DB.start_connection_pool(min_size=min(2, platform), max_size=platform, **options)
+    if groups:
+        pools = [
+            await asyncpg.create_pool(**DB.config, min_size=0, max_size=each, **options)
+            for _ in range(groups)
+        ]
+        _groups = ClinicGroups(pools, asyncio.get_running_loop())
+
+
+async def _keep_session(conn: Any) -> None:
+    """Pool release without asyncpg's reset query (one round trip per request saved).
+
+    asyncpg still rolls back a transaction left open. Nothing else needs resetting because
+    pooled connections never carry session state: search_path is only ever ``SET LOCAL``,
+    advisory locks are transaction-level, and LISTEN/session locks live on dedicated
+    connections (events hub, retention, migrations). tests/carebook/test_pool_hygiene.py
+    keeps it so.
+    """
+
+
+async def _close(pool: asyncpg.Pool) -> None:
+    # close() waits for every borrowed connection; never let one stuck borrower hang
+    # shutdown.
+    try:
+        await asyncio.wait_for(pool.close(), timeout=10)
+    except TimeoutError:
+        pool.terminate()
+
+
+async def stop_pool() -> None:
+    global _groups
+    from carebook.piccolo_conf import DB
+
+    pool, DB.pool = DB.pool, None
+    groups, _groups = _groups, None
+    closing = [pool] if pool is not None else []
+    closing += groups.pools if groups is not None else []
+    await asyncio.gather(*(_close(p) for p in closing))

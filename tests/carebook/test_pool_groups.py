@@ -1,0 +1,138 @@
+"""Clinic groups: a clinic's transactions go back to backends that already know it.
+
+A backend's first request for a clinic pays for learning that clinic's catalog and plans
+(docs/benchmarks.md, issue 16). carebook.pools sends each clinic to the group its schema
+hashes to, and lends another group's idle connection rather than make a request wait.
+Real pools on the real server; the backend pid shows which connection served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+
+import asyncpg
+import pytest
+
+from carebook import pools
+from carebook.settings import direct_database_url
+from carebook.tenancy import Tenant, call_in_schema, tenant_tx
+from tests.conftest import Clinic
+
+
+@pytest.fixture
+async def two_groups(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[pools.ClinicGroups]:
+    made = [
+        await asyncpg.create_pool(direct_database_url(), min_size=0, max_size=2) for _ in range(2)
+    ]
+    groups = pools.ClinicGroups(made, asyncio.get_running_loop())
+    monkeypatch.setattr(pools, "_groups", groups)
+    monkeypatch.setenv("CAREBOOK_DB_MAX_CLINICS", "0")
+    try:
+        yield groups
+    finally:
+        for pool in made:
+            await pool.close()
+
+
+async def _pid(tenant: Tenant) -> int:
+    async with tenant_tx(tenant) as conn:
+        pid: int = await conn.fetchval("SELECT pg_backend_pid()")
+    return pid
+
+
+async def _pids_of(pool: asyncpg.Pool) -> set[int]:
+    """The backends of ``pool``'s open connections (borrowed one by one, all at once)."""
+    async with AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(pool.acquire()) for _ in range(pool.get_size())]
+        return {c.get_server_pid() for c in conns}
+
+
+async def _one_per_group(
+    groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
+) -> tuple[Tenant, Tenant]:
+    """Two clinics whose schemas hash to different groups."""
+    found: dict[int, Tenant] = {}
+    while len(found) < 2:
+        tenant = (await make_clinic()).tenant
+        found.setdefault(groups.pools.index(groups.home(tenant.schema)), tenant)
+    return found[0], found[1]
+
+
+async def test_a_clinic_is_served_by_its_own_group(
+    two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
+) -> None:
+    a, b = await _one_per_group(two_groups, make_clinic)
+    pid_a = {await _pid(a) for _ in range(3)}
+    rows = await call_in_schema(a, "SELECT pg_backend_pid() AS pid, $1::text AS s")
+    pid_a.add(rows[0]["pid"])
+    pid_b = {await _pid(b) for _ in range(3)}
+    assert len(pid_a) == 1 and len(pid_b) == 1  # sequential work: one backend each
+    assert pid_a <= await _pids_of(two_groups.pools[0])
+    assert pid_b <= await _pids_of(two_groups.pools[1])
+    assert pid_a != pid_b
+
+
+async def test_a_busy_group_borrows_an_idle_connection_instead_of_waiting(
+    two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
+) -> None:
+    a, b = await _one_per_group(two_groups, make_clinic)
+    await _pid(b)  # group 1 has an idle connection
+    home = two_groups.pools[0]
+    async with AsyncExitStack() as stack:
+        held = [await stack.enter_async_context(home.acquire()) for _ in range(2)]
+        assert home.get_idle_size() == 0 and home.get_size() == home.get_max_size()
+        # Group 0 is all borrowed: clinic a's transaction runs on group 1's backend, now.
+        pid = await asyncio.wait_for(_pid(a), timeout=5)
+        assert pid in await _pids_of(two_groups.pools[1])
+        assert pid not in {c.get_server_pid() for c in held}
+
+
+async def test_every_group_busy_waits_for_the_home_group(
+    two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
+) -> None:
+    a, _ = await _one_per_group(two_groups, make_clinic)
+    async with AsyncExitStack() as stack:
+        home_held = [
+            await stack.enter_async_context(two_groups.pools[0].acquire()) for _ in range(2)
+        ]
+        for _ in range(2):
+            await stack.enter_async_context(two_groups.pools[1].acquire())
+        waiting = asyncio.ensure_future(_pid(a))
+        done, _ = await asyncio.wait({waiting}, timeout=0.2)
+        assert not done  # nothing idle anywhere: it waits
+        released = home_held[0].get_server_pid()
+        await two_groups.pools[0].release(home_held[0])
+        assert await asyncio.wait_for(waiting, timeout=5) == released
+
+
+@pytest.mark.parametrize(
+    ("size", "env", "groups", "platform", "each"),
+    [
+        (20, {}, 5, 5, 3),
+        (10, {}, 2, 2, 4),
+        (8, {}, 2, 2, 3),
+        (7, {}, 0, 7, 0),
+        (20, {"CAREBOOK_DB_GROUPS": "1"}, 0, 20, 0),
+        (20, {"CAREBOOK_DB_GROUPS": "0"}, 0, 20, 0),
+        (20, {"CAREBOOK_DB_GROUPS": "50"}, 9, 2, 2),
+        (20, {"CAREBOOK_PGBOUNCER": "1"}, 0, 20, 0),
+    ],
+)
+def test_group_sizes_add_up_to_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+    env: dict[str, str],
+    groups: int,
+    platform: int,
+    each: int,
+) -> None:
+    monkeypatch.delenv("CAREBOOK_DB_GROUPS", raising=False)
+    monkeypatch.delenv("CAREBOOK_PGBOUNCER", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert pools.group_count(size) == groups
+    if groups:
+        assert pools.group_sizes(size, groups) == (platform, each)
+        assert platform + groups * each == size
