@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from bookings.lifecycle import Actor
+from bookings.outcomes import appointment_not_found
 from bookings.schemas import (
     AppointmentDetail,
     CalendarRef,
@@ -18,7 +19,6 @@ from bookings.schemas import (
     Price,
     Ref,
 )
-from carebook.errors import NotFound
 from carebook.sqlfiles import sql
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import valid_zone
@@ -37,7 +37,7 @@ async def appointment_row(
     row = await conn.fetchrow(sql("bookings", "appointment_detail.sql"), appointment_id,
                               Actor.for_staff(staff).kind, staff.appointment_scope)  # fmt: skip
     if row is None:
-        raise NotFound("There is no such appointment.", code="appointment_not_found")
+        raise appointment_not_found()
     return row
 
 

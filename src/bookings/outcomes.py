@@ -18,6 +18,13 @@ from carebook.tenancy import Tenant, call_in_schema
 
 MARK = "carebook outcome"
 
+
+def appointment_not_found() -> NotFound:
+    """The 404 for an appointment the caller may not see: missing, a hold, or (for a
+    specialist) another's. Every staff-side raiser uses this one text."""
+    return NotFound("No such appointment.", code="appointment_not_found")
+
+
 _OUTCOMES: dict[str, Callable[[], CarebookError]] = {
     "calendar_not_found": lambda: NotFound("There is no such calendar.",
                                            code="calendar_not_found"),
@@ -38,8 +45,7 @@ _OUTCOMES: dict[str, Callable[[], CarebookError]] = {
     "hold_already_booked": lambda: Conflict("This hold has already been booked.",
                                             code="hold_already_booked"),
     # The lifecycle (docs/lifecycle.md).
-    "appointment_not_found": lambda: NotFound("There is no such appointment.",
-                                              code="appointment_not_found"),
+    "appointment_not_found": appointment_not_found,
     "version_conflict": lambda: Conflict(
         "The appointment changed since you loaded it; reload it and try again.",
         code="version_conflict"),

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from bookings.outcomes import appointment_not_found
 from bookings.reads import patient_holds_link
 from carebook.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from carebook.tenancy import Tenant
@@ -159,7 +160,7 @@ async def staff_may_see(
         appointment_id,
         staff.appointment_scope,
     ):
-        raise NotFound("No such appointment.", code="appointment_not_found")
+        raise appointment_not_found()
 
 
 async def _check_writable(conn: asyncpg.Connection, instance: InstanceOut, filler: Filler) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from bookings.outcomes import appointment_not_found
 from carebook.errors import Forbidden, NotFound
 from carebook.tenancy import Tenant, tenant_tx
 from carebook.tokens import digests_match, token_digest
@@ -119,7 +120,7 @@ async def staff_room(
     async with tenant_tx(tenant) as conn:
         appt = await rooms.appointment(conn, appointment_id)
     if appt is None or (not principal.is_admin and appt["specialist_staff_user"] != principal.id):
-        raise NotFound("No such appointment.", code="appointment_not_found")
+        raise appointment_not_found()
     if not appt["video"]:
         raise NotAVideoAppointment("This appointment is not a video consultation.")
     record = await rooms.ensure_room(tenant, appointment_id, settings=settings)

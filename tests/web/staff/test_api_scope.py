@@ -266,3 +266,22 @@ async def test_a_booking_with_another_specialist_is_as_with_a_missing_one(client
     body = {"calendar_id": a.calendar_id, "start": free_b, "patient": patient}
     r = await client.post(f"{clinic.api}/appointments", headers={**loose, **idem()}, json=body)
     assert r.status_code == 403 and r.json()["code"] == "no_specialist_linked", r.text
+
+
+async def test_a_missing_appointment_is_one_404_on_every_staff_route(client, clinic):
+    """The staff API's detail, transitions, forms and video join answer a missing id with
+    the same problem (one text, bookings.outcomes.appointment_not_found), as does the page."""
+    missing_id = str(uuid.uuid4())
+    base = f"{clinic.api}/appointments/{missing_id}"
+    transition = {"action": "confirm", "version": 1}
+    answers = [
+        await client.get(base, headers=clinic.headers),
+        await client.get(f"{base}/forms", headers=clinic.headers),
+        await client.post(f"{base}/transitions", json=transition, headers=clinic.headers),
+        await client.post(f"{base}/video/join", headers=clinic.headers),
+    ]
+    for r in answers:
+        assert r.status_code == 404, (r.request.url, r.text)
+        body = r.json()
+        assert body["code"] == "appointment_not_found", body
+        assert body["detail"] == "No such appointment.", body

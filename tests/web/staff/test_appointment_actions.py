@@ -161,7 +161,7 @@ async def test_a_held_slot_is_no_appointment_on_the_page_as_in_the_api(client, c
         for path in ("", "/reschedule"):
             r = await web.get(staff_url(clinic, f"/appointments/{appointment_id}{path}"))
             assert r.status_code == 404, (path, r.text[:300])
-            assert "There is no such appointment." in r.text
+            assert "No such appointment." in r.text
         r = await web.post(
             staff_url(clinic, f"/appointments/{appointment_id}/actions"),
             data={"csrf_token": csrf, "action": "cancel", "version": "1", "reason": "x"},
