@@ -24,8 +24,12 @@ from carebook.tenancy import Tenant, tenant_tx
 from carebook.zones import valid_zone
 from tenants.staff import StaffPrincipal
 
-_HISTORY = """SELECT event, from_status, to_status, actor_kind, actor_id, reason, details, at
-              FROM appointment_history WHERE appointment_id = $1 ORDER BY id"""
+_HISTORY = """
+SELECT h.event, h.from_status, h.to_status, h.actor_kind, h.actor_id, h.reason, h.details, h.at,
+       u.name AS staff_name
+FROM appointment_history h LEFT JOIN staff_users u ON u.id = h.actor_id
+WHERE h.appointment_id = $1 ORDER BY h.id
+"""
 
 
 async def appointment_row(
@@ -41,6 +45,15 @@ async def appointment_row(
     return row
 
 
+async def appointment_history(
+    conn: asyncpg.Connection, appointment_id: UUID
+) -> list[asyncpg.Record]:
+    """The appointment's history, oldest first, in the caller's transaction (the staff API's
+    detail and the staff app's panel); ``staff_name`` names the staff member who acted."""
+    rows: list[asyncpg.Record] = await conn.fetch(_HISTORY, appointment_id)
+    return rows
+
+
 async def appointment_detail(
     tenant: Tenant, staff: StaffPrincipal, appointment_id: UUID, tz: str | None = None
 ) -> AppointmentDetail:
@@ -48,7 +61,7 @@ async def appointment_detail(
     zone = valid_zone(tz or tenant.timezone, "tz")
     async with tenant_tx(tenant) as conn:
         row = await appointment_row(conn, staff, appointment_id)
-        history = await conn.fetch(_HISTORY, appointment_id)
+        history = await appointment_history(conn, appointment_id)
     return _detail(row, history, zone)
 
 

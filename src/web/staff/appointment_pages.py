@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from bookings import lifecycle
-from bookings.appointments import appointment_row
+from bookings.appointments import appointment_history, appointment_row
 from bookings.lifecycle import Actor
 from calendars import slots
 from carebook.errors import CarebookError
@@ -34,11 +34,6 @@ ACTION_LABELS = {
     "no_show": "No-show",
     "cancel": "Cancel",
 }
-_HISTORY = """
-SELECT h.event, h.from_status, h.to_status, h.actor_kind, h.reason, h.at, u.name AS staff_name
-FROM appointment_history h LEFT JOIN staff_users u ON u.id = h.actor_id
-WHERE h.appointment_id = $1 ORDER BY h.id
-"""
 
 
 def _now(request: Request[Any, Any, Any]) -> datetime:
@@ -93,7 +88,7 @@ class AppointmentPages(Controller):
         tenant, me = page_tenant(request), page_staff(request)
         async with tenant_tx(tenant) as conn:
             row = await appointment_row(conn, me, appointment_id)
-            history = await conn.fetch(_HISTORY, appointment_id)
+            history = await appointment_history(conn, appointment_id)
             forms = await form_instances.list_instances(conn, appointment_id)
             await audit.record(
                 conn,
