@@ -168,6 +168,17 @@ async def test_entry_points_refuse_a_schema_that_is_no_clinic(conn: asyncpg.Conn
             )
 
 
+def test_only_enter_clinic_schema_sets_the_search_path() -> None:
+    """Entry points and triggers enter their clinic through the one helper (and its check
+    that the schema is a clinic's), never by a set_config of their own."""
+    setters = set()
+    for shared in migrations.shared_sql_files():
+        for function in shared.sql.split("CREATE OR REPLACE FUNCTION ")[1:]:
+            if re.search(r"set_config\(\s*'search_path'", function):
+                setters.add(function.split("(", 1)[0])
+    assert setters == {"enter_clinic_schema"}
+
+
 async def test_triggers_write_into_their_own_clinic_whatever_the_search_path(
     two: tuple[Setup, Setup], conn: asyncpg.Connection
 ) -> None:

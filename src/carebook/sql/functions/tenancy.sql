@@ -4,6 +4,7 @@
 -- the constant clause SET search_path = public, and calls this first: set_config(…, true)
 -- without a SET clause of its own acts at the caller's level, so the clinic's search_path
 -- lasts until the entry point returns, and the SET clause restores the caller's then.
+-- A trigger that reads or writes tables does the same with TG_TABLE_SCHEMA.
 CREATE OR REPLACE FUNCTION enter_clinic_schema(p_schema text) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN

@@ -31,7 +31,7 @@ LANGUAGE plpgsql SET search_path = public AS $$
 DECLARE
     v_bad uuid;
 BEGIN
-    PERFORM set_config('search_path', quote_ident(TG_TABLE_SCHEMA) || ', public', true);
+    PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
     IF cardinality(NEW.required_form_ids) <>
        (SELECT count(DISTINCT x) FROM unnest(NEW.required_form_ids) x) THEN
         RAISE EXCEPTION 'duplicate_form' USING ERRCODE = 'foreign_key_violation',
@@ -54,7 +54,7 @@ $$;
 CREATE OR REPLACE FUNCTION forms_template_in_use() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public AS $$
 BEGIN
-    PERFORM set_config('search_path', quote_ident(TG_TABLE_SCHEMA) || ', public', true);
+    PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
     IF TG_OP = 'UPDATE' AND (NEW.archived_at IS NULL OR OLD.archived_at IS NOT NULL) THEN
         RETURN NEW;
     END IF;

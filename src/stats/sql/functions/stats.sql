@@ -70,7 +70,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION stats_daily_to_monthly() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public AS $fn$
 BEGIN
-    PERFORM set_config('search_path', quote_ident(TG_TABLE_SCHEMA) || ', public', true);
+    PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
     IF TG_OP <> 'INSERT' THEN
         PERFORM stats_monthly_add(
             OLD.day, OLD.calendar_id, OLD.specialist_id, -OLD.booked, -OLD.completed,
@@ -108,7 +108,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION stats_on_appointment() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public AS $fn$
 BEGIN
-    PERFORM set_config('search_path', quote_ident(TG_TABLE_SCHEMA) || ', public', true);
+    PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
     -- Only these statuses count (stats_add's own WHERE): a hold had nothing to undo.
     IF TG_OP = 'UPDATE' AND OLD.status IN ('booked', 'upcoming', 'confirmed', 'in_progress',
                                           'done', 'cancelled', 'no_show') THEN
@@ -125,7 +125,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION stats_on_review() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public AS $fn$
 BEGIN
-    PERFORM set_config('search_path', quote_ident(TG_TABLE_SCHEMA) || ', public', true);
+    PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
     PERFORM stats_daily_add((a.starts_at AT TIME ZONE stats_clinic_zone())::date,
                             a.calendar_id, a.specialist_id, 0, 0, 0, 0, 0, NEW.rating, 1)
     FROM appointments a WHERE a.id = NEW.appointment_id;
@@ -171,7 +171,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION stats_offered_to_monthly() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public AS $fn$
 BEGIN
-    PERFORM set_config('search_path', quote_ident(TG_TABLE_SCHEMA) || ', public', true);
+    PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
     IF TG_OP <> 'INSERT' THEN
         PERFORM stats_offered_monthly_add(OLD.day, OLD.calendar_id, OLD.specialist_id,
                                           -OLD.minutes);
@@ -252,7 +252,7 @@ DECLARE
     v_since date;
     v_cals uuid[];
 BEGIN
-    PERFORM set_config('search_path', quote_ident(TG_TABLE_SCHEMA) || ', public', true);
+    PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
     v_since := (now() AT TIME ZONE stats_clinic_zone())::date - 1;
     IF NEW.data ? 'calendar_id' THEN
         v_cals := ARRAY[(NEW.data ->> 'calendar_id')::uuid];
