@@ -118,8 +118,8 @@ async def staff_room(
             code="role_forbidden",
         )
     async with tenant_tx(tenant) as conn:
-        appt = await rooms.appointment(conn, appointment_id)
-    if appt is None or (not principal.is_admin and appt["specialist_staff_user"] != principal.id):
+        appt = await rooms.appointment(conn, appointment_id, principal.appointment_scope)
+    if appt is None:
         raise appointment_not_found()
     if not appt["video"]:
         raise NotAVideoAppointment("This appointment is not a video consultation.")

@@ -45,7 +45,7 @@ FROM appointments a
 JOIN calendars c ON c.id = a.calendar_id
 JOIN specialists sp ON sp.id = a.specialist_id
 LEFT JOIN patients p ON p.id = a.patient_id
-WHERE a.id = $1
+WHERE a.id = $1 AND ($2::uuid IS NULL OR sp.staff_user = $2)
 """
 
 
@@ -81,8 +81,12 @@ class RoomRecord:
         )
 
 
-async def appointment(conn: asyncpg.Connection, appointment_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(APPOINTMENT_SQL, appointment_id)
+async def appointment(
+    conn: asyncpg.Connection, appointment_id: UUID, scope: UUID | None = None
+) -> asyncpg.Record | None:
+    """The appointment with its video flag, specialist and patient; with ``scope``
+    (``StaffPrincipal.appointment_scope``) only if it is that specialist's."""
+    row: asyncpg.Record | None = await conn.fetchrow(APPOINTMENT_SQL, appointment_id, scope)
     return row
 
 
