@@ -5,7 +5,7 @@ WITH claimed AS (
     WHERE (h.schema_name, h.appointment_id) IN (
         SELECT d.schema_name, d.appointment_id
         FROM public.hold_expiries d
-        WHERE d.schema_name = current_schema() AND d.expires_at <= now()
+        WHERE d.schema_name = current_schema()::text COLLATE "default" AND d.expires_at <= now()
         ORDER BY d.expires_at
         LIMIT 500
         FOR UPDATE SKIP LOCKED)

@@ -78,7 +78,8 @@ BEGIN
                greatest(p_from, p_now + make_interval(mins => c.min_notice_minutes)) AS t_lo,
                least(p_to, p_now + make_interval(hours => 24 * c.horizon_days)) AS t_hi,
                coalesce((SELECT t.timezone FROM public.tenants t
-                         WHERE t.schema_name = current_schema()), 'UTC') AS ctz
+                         WHERE t.schema_name = current_schema()::text COLLATE "default"), 'UTC')
+                   AS ctz
         FROM calendars c
         WHERE c.id = p_calendar AND c.active AND p_from < p_to
     ),

@@ -30,7 +30,7 @@ CREATE OR REPLACE FUNCTION unschedule_jobs(p_prefix text) RETURNS integer
 LANGUAGE sql VOLATILE AS $fn$
     WITH gone AS (
         DELETE FROM public.scheduled_jobs
-        WHERE schema_name = current_schema()
+        WHERE schema_name = current_schema()::text COLLATE "default"
           AND left(key, length(p_prefix)) = p_prefix
         RETURNING 1)
     SELECT count(*)::integer FROM gone
@@ -40,5 +40,6 @@ $fn$;
 CREATE OR REPLACE FUNCTION clinic_setting_int(p_key text, p_default integer) RETURNS integer
 LANGUAGE sql STABLE AS $fn$
     SELECT coalesce((SELECT (t.settings ->> p_key)::integer FROM public.tenants t
-                     WHERE t.schema_name = current_schema()), p_default)
+                     WHERE t.schema_name = current_schema()::text COLLATE "default"),
+                    p_default)
 $fn$;

@@ -8,7 +8,7 @@
 CREATE OR REPLACE FUNCTION stats_clinic_zone() RETURNS text
 LANGUAGE sql STABLE AS $fn$
     SELECT coalesce((SELECT t.timezone FROM public.tenants t
-                     WHERE t.schema_name = current_schema()), 'UTC')
+                     WHERE t.schema_name = current_schema()::text COLLATE "default"), 'UTC')
 $fn$;
 
 -- The statistics triggers of 0090/0129 with cached plans (issue 18): same rollup, same
