@@ -74,7 +74,7 @@ async def _migrations() -> str:
     global _migrations_ok_until
     if time.monotonic() < _migrations_ok_until:
         return "ok"
-    from carebook.migrations import tenant_migrations, unapplied_shared_files
+    from carebook.migrations import SCHEMAS_BEHIND, tenant_migrations, unapplied_shared_files
     from carebook.tenancy import _connection
 
     wanted = [m.id for m in tenant_migrations()]
@@ -84,12 +84,7 @@ async def _migrations() -> str:
         applied = {(r["app_name"], r["name"]) for r in await conn.fetch(
             "SELECT app_name, name FROM public.migration")}  # fmt: skip
         behind = await conn.fetchval(
-            """SELECT count(*) FROM public.tenants t
-               WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS w(id)
-                   WHERE NOT EXISTS (SELECT 1 FROM public.tenant_schema_migrations m
-                       WHERE m.schema_name = t.schema_name AND m.migration_id = w.id))""",
-            wanted,
-            timeout=CHECK_TIMEOUT_SECONDS,
+            f"SELECT count(*) FROM ({SCHEMAS_BEHIND}) behind", wanted, timeout=CHECK_TIMEOUT_SECONDS
         )
     missing = _platform_migration_ids() - applied
     if missing:

@@ -141,6 +141,32 @@ async def test_ready_fails_when_redis_listen_or_postgres_is_down_and_recovers(
             await proxy.close()
 
 
+async def test_ready_names_clinic_schemas_behind_on_migrations(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carebook import health
+
+    monkeypatch.setattr(health, "_migrations_ok_until", 0.0)
+    assert await health._migrations() == "ok"
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        row = await conn.fetchrow(
+            "DELETE FROM public.tenant_schema_migrations WHERE schema_name = $1 AND"
+            " migration_id = (SELECT min(migration_id) FROM public.tenant_schema_migrations"
+            " WHERE schema_name = $1) RETURNING schema_name, migration_id, applied_at",
+            clinic.tenant.schema,
+        )
+        monkeypatch.setattr(health, "_migrations_ok_until", 0.0)
+        with pytest.raises(RuntimeError, match=r"^1 clinic schemas are behind"):
+            await health._migrations()
+        await conn.execute(
+            "INSERT INTO public.tenant_schema_migrations VALUES ($1, $2, $3)", *row.values()
+        )
+    finally:
+        await conn.close()
+    assert await health._migrations() == "ok"
+
+
 async def test_metrics_by_route_template_and_request_ids(
     client: httpx.AsyncClient, clinic: Clinic
 ) -> None:
