@@ -179,6 +179,19 @@ def test_only_enter_clinic_schema_sets_the_search_path() -> None:
     assert setters == {"enter_clinic_schema"}
 
 
+def test_platform_rows_are_matched_by_an_indexable_current_schema() -> None:
+    """``current_schema()`` is a ``name`` (collation C): compared with a ``schema_name``
+    column as it is, no index serves the comparison and every clinic's rows are read
+    (tests/carebook/test_platform_lookups.py). Every such comparison says
+    ``current_schema()::text COLLATE "default"``."""
+    bare = []
+    for shared in migrations.shared_sql_files():
+        for found in re.finditer(r"schema_name\s*=\s*current_schema\(\)([^\n]*)", shared.sql):
+            if not found.group(1).startswith('::text COLLATE "default"'):
+                bare.append(f"{shared.name}: {found.group(0)}")
+    assert bare == []
+
+
 async def test_triggers_write_into_their_own_clinic_whatever_the_search_path(
     two: tuple[Setup, Setup], conn: asyncpg.Connection
 ) -> None:
