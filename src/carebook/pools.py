@@ -2,7 +2,7 @@
 
 A PostgreSQL backend keeps what it learnt about every clinic schema it served (catalog
 entries, compiled PL/pgSQL, plans) and never gives it back; the first request of a clinic on
-a backend pays to learn it (docs/benchmarks.md, issue 16: ~8-14 ms more at 10,000 clinics).
+a backend pays to learn it (docs/benchmarks.md, issue 16: 4-20 ms more than its second).
 With one pool, a clinic's requests land on whichever backend is free, so every backend
 learns every clinic and a clinic's second request is often another backend's first.
 
