@@ -12,8 +12,11 @@ is indexed however small the test tables are.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -56,3 +59,31 @@ async def test_clinic_lookups_in_platform_tables_use_an_index(clinic: Clinic) ->
     finally:
         await conn.close()
     assert scans == dict.fromkeys(PLATFORM_TABLES, 0)
+
+
+async def test_the_hold_sweep_finds_a_clinics_due_hints_by_its_index(clinic: Clinic) -> None:
+    """The sweep's scan of ``hold_expiries`` can take the due-time index instead, so no
+    sequential scan is no proof: the plan must probe the primary key by schema name. (A bare
+    ``current_schema()`` leaves ``expires_at`` as the only indexable condition, and each
+    clinic's sweep then reads every clinic's due hints.)"""
+    conn = await asyncpg.connect(direct_database_url(), statement_cache_size=0)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            await conn.execute(f'SET LOCAL search_path TO "{clinic.tenant.schema}", public')
+            sweep = (ROOT / "src/bookings/sql/sweep_due_holds.sql").read_text()
+            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sweep}")
+    finally:
+        await conn.close()
+    conditions = [
+        node.get("Index Cond", "")
+        for node in _nodes(json.loads(plan)[0]["Plan"])
+        if node.get("Index Name", "").startswith("hold_expiries")
+    ]
+    assert any("current_schema" in c for c in conditions), conditions
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
