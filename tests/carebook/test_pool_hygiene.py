@@ -1,6 +1,6 @@
 """Pooled connections never carry session state (the pool skips asyncpg's reset query).
 
-carebook.app starts the pool with a no-op ``reset``; that is only sound while every request
+carebook.pools starts its pools with a no-op ``reset``; that is only sound while every request
 leaves its connection as it found it. The first test checks the connections themselves after
 holds, bookings and a failed hold; the second keeps session-level state out of the code.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from carebook import pools
 from tests.bookings.support import bookable, booking_body, idem, place_hold, slot
 from tests.conftest import Clinic
 
@@ -34,24 +35,29 @@ async def test_connections_come_back_clean(client: httpx.AsyncClient, clinic: Cl
     taken = {"calendar_id": str(setup.calendar_id), "start": slot(clinic.tenant).isoformat()}
     assert (await client.post(f"{clinic.public}/holds", json=taken)).status_code == 409
 
-    pool = DB.pool
-    assert pool is not None
-    default_path = await pool.fetchval("SELECT reset_val FROM pg_settings "
-                                       "WHERE name = 'search_path'")  # fmt: skip
-    conns = [await pool.acquire() for _ in range(pool.get_size())]
-    try:
-        for conn in conns:
-            assert not conn.is_in_transaction()
-            assert await conn.fetchval("SHOW search_path") == default_path
-            locks = await conn.fetchval(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND pid = pg_backend_pid()"
-            )
-            assert locks == 0
-            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
-    finally:
-        for conn in conns:
-            await pool.release(conn)
+    # Every pool of the app: tenant transactions run in the clinic groups' pools.
+    app_pools = list(pools.app_pools())
+    assert DB.pool in app_pools
+    if pools._groups is not None:
+        home = pools._groups.home(clinic.tenant.schema)
+        assert any(p is home for p in app_pools) and home.get_size() > 0
+    default_path = await DB.pool.fetchval("SELECT reset_val FROM pg_settings "
+                                          "WHERE name = 'search_path'")  # fmt: skip
+    for pool in app_pools:
+        conns = [await pool.acquire() for _ in range(pool.get_size())]
+        try:
+            for conn in conns:
+                assert not conn.is_in_transaction()
+                assert await conn.fetchval("SHOW search_path") == default_path
+                locks = await conn.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid = pg_backend_pid()"
+                )
+                assert locks == 0
+                assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+        finally:
+            for conn in conns:
+                await pool.release(conn)
 
 
 def test_no_session_state_outside_dedicated_connections() -> None:
