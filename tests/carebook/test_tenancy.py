@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from carebook.tenancy import call_in_schema, quote_ident, run_in_tenant_tx, tenant_tx
+from carebook.tenancy import _pool, call_in_schema, quote_ident, run_in_tenant_tx, tenant_tx
 from tests.conftest import Clinic
 
 
@@ -74,9 +74,10 @@ async def test_cancelled_transactions_give_their_connections_back(
 ) -> None:
     """A task cancelled anywhere in ``tenant_tx`` (acquire, BEGIN, body, COMMIT) releases its
     pooled connection: a leaked one would make shutdown wait for the pool."""
-    from carebook.piccolo_conf import DB
+    from carebook import pools
 
-    pool = DB.pool
+    # The clinic's own pool: its clinic group's when the app has groups.
+    pool = pools.clinic_pool(clinic.tenant.schema) or _pool()
     assert pool is not None
 
     async def use() -> None:
@@ -89,6 +90,8 @@ async def test_cancelled_transactions_give_their_connections_back(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    assert pool.get_idle_size() == pool.get_size()
+    for each in pools.app_pools():
+        assert each.get_idle_size() == each.get_size()
     async with tenant_tx(clinic.tenant) as conn:  # and the connections still work
         assert await conn.fetchval("SELECT count(*) FROM appointments") == 0
+    assert pool.get_size() > 0  # the clinic's pool served it
