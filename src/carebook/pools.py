@@ -11,7 +11,8 @@ transactions go to the pool its schema name hashes to (stable across processes a
 restarts). Each backend then learns only its group's clinics, a clinic's requests find
 backends that know it, and ``CAREBOOK_DB_MAX_CLINICS`` replaces connections less often.
 A group that is busy does not make a clinic wait while another group has an idle
-connection: the request borrows it (affinity is a preference, never a queue).
+connection, or room to open one: the request borrows it (affinity is a preference, never a
+queue).
 Platform work (tenant lookups, sessions, admin, health) uses the Piccolo engine's pool.
 
 The connections of all pools add up to ``CAREBOOK_DB_POOL``. Behind PgBouncer there are no
@@ -68,12 +69,18 @@ class ClinicGroups:
 
     def pool_for(self, schema: str) -> asyncpg.Pool:
         """The schema's home group while it has an idle connection or room for a new one;
-        else a group with an idle connection; else the home group (wait there)."""
+        else a group with an idle connection; else a group with room for a new one (groups
+        start empty and close idle connections, so "nothing idle" is often "nothing open":
+        one busy clinic must not be held to its group's size); else the home group (wait
+        there)."""
         home = self.home(schema)
         if home.get_idle_size() > 0 or home.get_size() < home.get_max_size():
             return home
         for pool in self.pools:
             if pool.get_idle_size() > 0:
+                return pool
+        for pool in self.pools:
+            if pool.get_size() < pool.get_max_size():
                 return pool
         return home
 

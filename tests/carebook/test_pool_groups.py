@@ -89,6 +89,23 @@ async def test_a_busy_group_borrows_an_idle_connection_instead_of_waiting(
         assert pid not in {c.get_server_pid() for c in held}
 
 
+async def test_a_busy_group_opens_a_connection_in_a_group_with_room_instead_of_waiting(
+    two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
+) -> None:
+    """Groups start empty (min_size 0) and drop idle connections: a group with nothing open
+    yet still has room. A busy clinic's group must not cap it at the group's size while
+    another group could open a connection (one hot clinic would get 3 of 20 connections)."""
+    a, _ = await _one_per_group(two_groups, make_clinic)
+    home, other = two_groups.pools
+    assert other.get_size() == 0  # nothing open in group 1: no idle connection to borrow
+    async with AsyncExitStack() as stack:
+        held = [await stack.enter_async_context(home.acquire()) for _ in range(2)]
+        assert home.get_idle_size() == 0 and home.get_size() == home.get_max_size()
+        pid = await asyncio.wait_for(_pid(a), timeout=5)
+        assert pid not in {c.get_server_pid() for c in held}
+        assert pid in await _pids_of(other)
+
+
 async def test_every_group_busy_waits_for_the_home_group(
     two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
 ) -> None:
