@@ -156,12 +156,14 @@ async def test_ready_names_clinic_schemas_behind_on_migrations(
             " WHERE schema_name = $1) RETURNING schema_name, migration_id, applied_at",
             clinic.tenant.schema,
         )
-        monkeypatch.setattr(health, "_migrations_ok_until", 0.0)
-        with pytest.raises(RuntimeError, match=r"^1 clinic schemas are behind"):
-            await health._migrations()
-        await conn.execute(
-            "INSERT INTO public.tenant_schema_migrations VALUES ($1, $2, $3)", *row.values()
-        )
+        try:
+            monkeypatch.setattr(health, "_migrations_ok_until", 0.0)
+            with pytest.raises(RuntimeError, match=r"^1 clinic schemas are behind"):
+                await health._migrations()
+        finally:  # a failure here must not leave the clinic behind for the next tests
+            await conn.execute(
+                "INSERT INTO public.tenant_schema_migrations VALUES ($1, $2, $3)", *row.values()
+            )
     finally:
         await conn.close()
     assert await health._migrations() == "ok"
