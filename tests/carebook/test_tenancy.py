@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from carebook.settings import behind_pgbouncer
 from carebook.tenancy import _pool, call_in_schema, quote_ident, run_in_tenant_tx, tenant_tx
 from tests.conftest import Clinic
 
@@ -69,6 +70,13 @@ async def test_collisions_that_outlast_the_retries_are_raised(clinic: Clinic) ->
     assert await _calls(clinic) == 3
 
 
+@pytest.mark.skipif(
+    behind_pgbouncer(),
+    reason="PgBouncer 1.18 (Debian 12) aborts under this storm of cancel requests: a cancel "
+    "that lands while it re-sends client parameters to a server connection ends in 'FATAL "
+    "bad client state' (docs/operations.md). The release on cancellation is our pool's, "
+    "tested on direct connections.",
+)
 async def test_cancelled_transactions_give_their_connections_back(
     client: httpx.AsyncClient, clinic: Clinic
 ) -> None:
