@@ -33,6 +33,8 @@ from carebook.settings import behind_pgbouncer
 
 # A group needs at least this many connections: one request and the job relay at once.
 MIN_GROUP = 2
+# The platform pool keeps at least this many (tenant lookups, sessions, admin, health).
+MIN_PLATFORM = 2
 
 
 def pool_size() -> int:
@@ -41,19 +43,20 @@ def pool_size() -> int:
 
 def group_count(size: int) -> int:
     """``CAREBOOK_DB_GROUPS`` (default: one group per 4 connections; 0 or 1: no groups), as
-    many as leave every group ``MIN_GROUP`` connections and the platform pool 2."""
+    many as leave every group ``MIN_GROUP`` connections and the platform pool
+    ``MIN_PLATFORM``."""
     if behind_pgbouncer():
         return 0
     raw = os.environ.get("CAREBOOK_DB_GROUPS")
     wanted = int(raw) if raw not in (None, "") else size // 4
-    most = max(0, (size - 2) // MIN_GROUP)
+    most = max(0, (size - MIN_PLATFORM) // MIN_GROUP)
     groups = min(wanted, most)
     return groups if groups >= 2 else 0
 
 
 def group_sizes(size: int, groups: int) -> tuple[int, int]:
     """(platform pool size, each group's size) for ``size`` connections in ``groups``."""
-    each = (size - 2) // groups
+    each = (size - MIN_PLATFORM) // groups
     return size - each * groups, each
 
 
@@ -120,7 +123,9 @@ async def start_pool() -> None:
         "reset": _keep_session,
         "max_queries": int(os.environ.get("CAREBOOK_DB_MAX_QUERIES", "2000")),
     }
-    await DB.start_connection_pool(min_size=min(2, platform), max_size=platform, **options)
+    await DB.start_connection_pool(
+        min_size=min(MIN_PLATFORM, platform), max_size=platform, **options
+    )
     if groups:
         pools = [
             await asyncpg.create_pool(**DB.config, min_size=0, max_size=each, **options)
