@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from carebook.tenancy import Tenant, tenant_tx
+
 
 def problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
     """Assert an RFC 9457 problem response and return its body."""
@@ -16,3 +18,10 @@ def problem(response: httpx.Response, status: int, code: str | None = None) -> d
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+async def tenant_backend_pid(tenant: Tenant) -> int:
+    """The PostgreSQL backend that served a tenant transaction (which pooled connection)."""
+    async with tenant_tx(tenant) as conn:
+        pid: int = await conn.fetchval("SELECT pg_backend_pid()")
+    return pid

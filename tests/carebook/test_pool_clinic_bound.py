@@ -14,8 +14,9 @@ import pytest
 
 from carebook import pools
 from carebook.settings import direct_database_url
-from carebook.tenancy import Tenant, call_in_schema, platform_tx, tenant_tx
+from carebook.tenancy import Tenant, call_in_schema, platform_tx
 from tests.conftest import Clinic, wait_for
+from tests.helpers import tenant_backend_pid
 
 
 @pytest.fixture
@@ -30,12 +31,6 @@ async def one_connection(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[async
         yield pool
     finally:
         await pool.close()
-
-
-async def _pid_in(tenant: Tenant) -> int:
-    async with tenant_tx(tenant) as conn:
-        pid: int = await conn.fetchval("SELECT pg_backend_pid()")
-    return pid
 
 
 async def _pid_called(tenant: Tenant) -> int:
@@ -62,22 +57,27 @@ async def test_replaced_after_serving_more_clinics_than_the_bound(
     a, b, c = [(await make_clinic()).tenant for _ in range(3)]
 
     # Two clinics, again and again, and platform work: the same backend.
-    first = {await _pid_in(a), await _pid_in(b), await _pid_in(a), await _pid_called(b)}
+    first = {
+        await tenant_backend_pid(a),
+        await tenant_backend_pid(b),
+        await tenant_backend_pid(a),
+        await _pid_called(b),
+    }
     async with platform_tx() as conn:
         first.add(await conn.fetchval("SELECT pg_backend_pid()"))
     assert len(first) == 1
     (old,) = first
 
     # A third clinic: served, then the connection is closed; the next use gets a new backend.
-    assert await _pid_in(c) == old
-    new = await _pid_in(a)
+    assert await tenant_backend_pid(c) == old
+    new = await tenant_backend_pid(a)
     assert new != old
     await wait_for(lambda: _gone(old))
 
     # call_in_schema counts too: {a} + b + c is three.
     assert await _pid_called(b) == new
     assert await _pid_called(c) == new
-    assert await _pid_in(a) not in (old, new)
+    assert await tenant_backend_pid(a) not in (old, new)
 
 
 @pytest.mark.parametrize(
@@ -95,5 +95,5 @@ async def test_kept_under_the_default_bound_and_behind_pgbouncer(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     tenants = [(await make_clinic()).tenant for _ in range(4)]
-    pids = {await _pid_in(t) for t in tenants} | {await _pid_called(t) for t in tenants}
+    pids = {await tenant_backend_pid(t) for t in tenants} | {await _pid_called(t) for t in tenants}
     assert len(pids) == 1

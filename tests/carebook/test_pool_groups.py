@@ -17,8 +17,9 @@ import pytest
 
 from carebook import pools
 from carebook.settings import direct_database_url
-from carebook.tenancy import Tenant, call_in_schema, tenant_tx
+from carebook.tenancy import Tenant, call_in_schema
 from tests.conftest import Clinic
+from tests.helpers import tenant_backend_pid
 
 
 @pytest.fixture
@@ -34,12 +35,6 @@ async def two_groups(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[pools.Cli
     finally:
         for pool in made:
             await pool.close()
-
-
-async def _pid(tenant: Tenant) -> int:
-    async with tenant_tx(tenant) as conn:
-        pid: int = await conn.fetchval("SELECT pg_backend_pid()")
-    return pid
 
 
 async def _pids_of(pool: asyncpg.Pool) -> set[int]:
@@ -64,10 +59,10 @@ async def test_a_clinic_is_served_by_its_own_group(
     two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
 ) -> None:
     a, b = await _one_per_group(two_groups, make_clinic)
-    pid_a = {await _pid(a) for _ in range(3)}
+    pid_a = {await tenant_backend_pid(a) for _ in range(3)}
     rows = await call_in_schema(a, "SELECT pg_backend_pid() AS pid, $1::text AS s")
     pid_a.add(rows[0]["pid"])
-    pid_b = {await _pid(b) for _ in range(3)}
+    pid_b = {await tenant_backend_pid(b) for _ in range(3)}
     assert len(pid_a) == 1 and len(pid_b) == 1  # sequential work: one backend each
     assert pid_a <= await _pids_of(two_groups.pools[0])
     assert pid_b <= await _pids_of(two_groups.pools[1])
@@ -78,13 +73,13 @@ async def test_a_busy_group_borrows_an_idle_connection_instead_of_waiting(
     two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
 ) -> None:
     a, b = await _one_per_group(two_groups, make_clinic)
-    await _pid(b)  # group 1 has an idle connection
+    await tenant_backend_pid(b)  # group 1 has an idle connection
     home = two_groups.pools[0]
     async with AsyncExitStack() as stack:
         held = [await stack.enter_async_context(home.acquire()) for _ in range(2)]
         assert home.get_idle_size() == 0 and home.get_size() == home.get_max_size()
         # Group 0 is all borrowed: clinic a's transaction runs on group 1's backend, now.
-        pid = await asyncio.wait_for(_pid(a), timeout=5)
+        pid = await asyncio.wait_for(tenant_backend_pid(a), timeout=5)
         assert pid in await _pids_of(two_groups.pools[1])
         assert pid not in {c.get_server_pid() for c in held}
 
@@ -101,7 +96,7 @@ async def test_a_busy_group_opens_a_connection_in_a_group_with_room_instead_of_w
     async with AsyncExitStack() as stack:
         held = [await stack.enter_async_context(home.acquire()) for _ in range(2)]
         assert home.get_idle_size() == 0 and home.get_size() == home.get_max_size()
-        pid = await asyncio.wait_for(_pid(a), timeout=5)
+        pid = await asyncio.wait_for(tenant_backend_pid(a), timeout=5)
         assert pid not in {c.get_server_pid() for c in held}
         assert pid in await _pids_of(other)
 
@@ -116,7 +111,7 @@ async def test_every_group_busy_waits_for_the_home_group(
         ]
         for _ in range(2):
             await stack.enter_async_context(two_groups.pools[1].acquire())
-        waiting = asyncio.ensure_future(_pid(a))
+        waiting = asyncio.ensure_future(tenant_backend_pid(a))
         done, _ = await asyncio.wait({waiting}, timeout=0.2)
         assert not done  # nothing idle anywhere: it waits
         released = home_held[0].get_server_pid()
