@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+pytest_plugins = ["tests.hang_watchdog"]
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "test"))
