@@ -42,6 +42,9 @@ os.environ.setdefault("CAREBOOK_RELAY", "0")
 # Workers killed by tests give their messages back within seconds, not a minute.
 os.environ.setdefault("CAREBOOK_WORKER_HEARTBEAT_MS", "3000")
 os.environ.setdefault("CAREBOOK_QUEUE_MAINTENANCE_CHANCE", "200000")
+# A task asking for a second pooled connection while it holds one is an error here (it could
+# deadlock a small pool in production; carebook.tenancy._connection).
+os.environ.setdefault("CAREBOOK_NESTED_CONNECTIONS", "fail")
 
 
 def _prepare_services() -> tuple[str, str]:
@@ -49,7 +52,7 @@ def _prepare_services() -> tuple[str, str]:
     from carebook.settings import get_settings
 
     data_dir = get_settings().data_dir
-    server_url = os.environ.get("TEST_DATABASE_URL") or ensure_postgres(data_dir)
+    server_url = os.environ.get("TEST_DATABASE_URL") or ensure_postgres(data_dir, throwaway=True)
     # One database per pytest process, so parallel runs on one server never meet.
     db_url = with_database(server_url, f"carebook_test_{WORKER}_{os.getpid()}")
     asyncio.run(create_database(db_url, drop_first=True))
@@ -268,6 +271,21 @@ async def jobs_running(client: httpx.AsyncClient) -> AsyncIterator[JobsRunning]:
     finally:
         await relay.stop()
         await asyncio.to_thread(worker.stop)
+
+
+@pytest.fixture
+async def no_sweeper() -> AsyncIterator[None]:
+    """The in-process app's hold sweeper paused: tests that take a pool's connections or
+    swap its pools must not share them with a background task on the same loop."""
+    from bookings import sweeper
+
+    running = sweeper._task is not None and not sweeper._task.done()
+    await sweeper.stop_sweeper()
+    try:
+        yield
+    finally:
+        if running:
+            await sweeper.start_sweeper()
 
 
 async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:

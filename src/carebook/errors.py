@@ -103,6 +103,15 @@ class RateLimited(CarebookError):
         )
 
 
+class DatabaseBusy(CarebookError):
+    """No pooled database connection came free within ``CAREBOOK_DB_ACQUIRE_TIMEOUT``."""
+
+    status, code, title = 503, "busy_retry", "Busy, please retry"
+
+    def __init__(self) -> None:
+        super().__init__("Every database connection is busy; retry.", headers={"Retry-After": "1"})
+
+
 class TenantNotFound(NotFound):
     code, title = "clinic_not_found", "No such clinic"
 

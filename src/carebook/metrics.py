@@ -66,6 +66,11 @@ DB_CONNECTIONS_RECYCLED = Counter(
     "Pooled connections closed after serving CAREBOOK_DB_MAX_CLINICS clinics (bounds the "
     "backend's per-schema catalog caches).",
 )
+DB_ACQUIRE_TIMEOUTS = Counter(
+    "carebook_db_acquire_timeouts",
+    "Requests answered 503 busy_retry because no pooled connection came free within "
+    "CAREBOOK_DB_ACQUIRE_TIMEOUT.",
+)
 SLOTS_CACHE = Counter(
     "carebook_slots_cache",
     "Slots documents by how they were served: hit (kept, still current), shared (built once "

@@ -9,6 +9,7 @@ import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
@@ -16,7 +17,7 @@ from uuid import UUID
 import asyncpg
 from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 
-from carebook.errors import ValidationFailed
+from carebook.errors import DatabaseBusy, ValidationFailed
 from carebook.pools import clinic_pool
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
@@ -191,6 +192,23 @@ async def _count_clinic(conn: asyncpg.Connection, schema: str) -> None:
     await conn.close()
 
 
+def acquire_timeout() -> float | None:
+    """``CAREBOOK_DB_ACQUIRE_TIMEOUT`` (seconds, default 30; 0 = no limit): how long a
+    request waits for a pooled connection before it is answered 503 ``busy_retry``."""
+    seconds = float(os.environ.get("CAREBOOK_DB_ACQUIRE_TIMEOUT") or 30)
+    return seconds if seconds > 0 else None
+
+
+# Whether this task holds a pooled connection. A task that asks for a second one while it
+# holds a first can deadlock a small pool (a worker's: every connection held by a task that
+# waits for another); tests run with CAREBOOK_NESTED_CONNECTIONS=fail so none does.
+_holding: ContextVar[bool] = ContextVar("carebook_holding_connection", default=False)
+
+
+class NestedConnection(RuntimeError):
+    """A task asked for a second pooled connection while holding one (tests only)."""
+
+
 @asynccontextmanager
 async def _connection(schema: str | None = None) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection of this event loop (a new one when none runs, e.g. in the CLI),
@@ -198,10 +216,25 @@ async def _connection(schema: str | None = None) -> AsyncIterator[asyncpg.Connec
     the clinic served, counted towards the connection's replacement."""
     pool = (clinic_pool(schema) if schema is not None else None) or _pool()
     if pool is not None:
-        async with pool.acquire() as conn:
-            yield conn
-            if schema is not None:
-                await _count_clinic(conn, schema)
+        if _holding.get() and os.environ.get("CAREBOOK_NESTED_CONNECTIONS") == "fail":
+            raise NestedConnection("a second pooled connection while this task holds one")
+        held = _holding.set(True)
+        try:
+            try:
+                conn = await pool.acquire(timeout=acquire_timeout())
+            except TimeoutError:
+                from carebook import metrics
+
+                metrics.DB_ACQUIRE_TIMEOUTS.inc()
+                raise DatabaseBusy() from None
+            try:
+                yield conn
+                if schema is not None:
+                    await _count_clinic(conn, schema)
+            finally:
+                await pool.release(conn)
+        finally:
+            _holding.reset(held)
         return
     conn = await _engine().get_new_connection()
     try:

@@ -261,9 +261,13 @@ async def move_room(
     async with tenant_tx(tenant) as conn:
         appt = await appointment(conn, appointment_id)
         record = await room_record(conn, appointment_id)
-        if appt is None or record is None or not record.live:
-            return await ensure_room(tenant, appointment_id, settings=settings)
-        spec = await _spec_for(conn, tenant, appt, settings)
+        spec = None
+        if appt is not None and record is not None and record.live:
+            spec = await _spec_for(conn, tenant, appt, settings)
+    if spec is None or record is None:
+        # Outside the transaction above: ensure_room opens its own, and a worker's small pool
+        # must never have one task wait for a second connection while holding a first.
+        return await ensure_room(tenant, appointment_id, settings=settings)
     moved = await _apply(tenant, record, spec, settings)
     if moved is not None:
         # A reschedule dropped the appointment's timed jobs: the expiry follows the new window.

@@ -13,34 +13,44 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import asyncpg
+import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from carebook import pools
+from carebook.errors import DatabaseBusy
 from carebook.settings import direct_database_url
 from carebook.tenancy import Tenant, call_in_schema
 from tests.conftest import Clinic
-from tests.helpers import tenant_backend_pid
+from tests.helpers import problem, tenant_backend_pid
 
 
 @pytest.fixture
-async def two_groups(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[pools.ClinicGroups]:
+async def two_groups(
+    monkeypatch: pytest.MonkeyPatch, no_sweeper: None
+) -> AsyncIterator[pools.ClinicGroups]:
     made = [
         await asyncpg.create_pool(direct_database_url(), min_size=0, max_size=2) for _ in range(2)
     ]
     groups = pools.ClinicGroups(made, asyncio.get_running_loop())
-    monkeypatch.setattr(pools, "_groups", groups)
+    app_groups = pools._groups
     monkeypatch.setenv("CAREBOOK_DB_MAX_CLINICS", "0")
+    pools._groups = groups
     try:
         yield groups
     finally:
+        pools._groups = app_groups  # nothing borrows from these pools once they close
         for pool in made:
-            await pool.close()
+            await pools._close(pool)
 
 
 async def _pids_of(pool: asyncpg.Pool) -> set[int]:
     """The backends of ``pool``'s open connections (borrowed one by one, all at once)."""
     async with AsyncExitStack() as stack:
-        conns = [await stack.enter_async_context(pool.acquire()) for _ in range(pool.get_size())]
+        conns = [
+            await stack.enter_async_context(pool.acquire(timeout=10))
+            for _ in range(pool.get_size())
+        ]
         return {c.get_server_pid() for c in conns}
 
 
@@ -117,6 +127,32 @@ async def test_every_group_busy_waits_for_the_home_group(
         released = home_held[0].get_server_pid()
         await two_groups.pools[0].release(home_held[0])
         assert await asyncio.wait_for(waiting, timeout=5) == released
+
+
+async def test_no_connection_free_in_time_is_a_503_not_a_wait_forever(
+    two_groups: pools.ClinicGroups,
+    client: httpx.AsyncClient,
+    clinic: Clinic,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CAREBOOK_DB_ACQUIRE_TIMEOUT", "0.3")
+    before = _acquire_timeouts()
+    async with AsyncExitStack() as stack:
+        for pool in two_groups.pools:
+            for _ in range(pool.get_max_size()):
+                await stack.enter_async_context(pool.acquire())
+        with pytest.raises(DatabaseBusy):
+            await tenant_backend_pid(clinic.tenant)
+        busy = await client.get(f"{clinic.public}/catalog")
+        problem(busy, 503, "busy_retry")
+        assert busy.headers["retry-after"] == "1"
+    assert _acquire_timeouts() == before + 2
+    assert (await client.get(f"{clinic.public}/catalog")).status_code == 200
+
+
+def _acquire_timeouts() -> float:
+    value = REGISTRY.get_sample_value("carebook_db_acquire_timeouts_total")
+    return value or 0.0
 
 
 @pytest.mark.parametrize(

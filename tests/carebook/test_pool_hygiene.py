@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,9 @@ DEDICATED = {"carebook/events/hub.py", "carebook/events/retention.py", "carebook
              "carebook/jobs/relay.py", "carebook/jobs/scheduler.py"}  # fmt: skip
 
 
-async def test_connections_come_back_clean(client: httpx.AsyncClient, clinic: Clinic) -> None:
+async def test_connections_come_back_clean(
+    client: httpx.AsyncClient, clinic: Clinic, no_sweeper: None
+) -> None:
     from carebook.piccolo_conf import DB
 
     setup = await bookable(clinic.tenant)
@@ -44,8 +47,11 @@ async def test_connections_come_back_clean(client: httpx.AsyncClient, clinic: Cl
     default_path = await DB.pool.fetchval("SELECT reset_val FROM pg_settings "
                                           "WHERE name = 'search_path'")  # fmt: skip
     for pool in app_pools:
-        conns = [await pool.acquire() for _ in range(pool.get_size())]
-        try:
+        async with AsyncExitStack() as held:  # each given back, even when one times out
+            conns = [
+                await held.enter_async_context(pool.acquire(timeout=10))
+                for _ in range(pool.get_size())
+            ]
             for conn in conns:
                 assert not conn.is_in_transaction()
                 assert await conn.fetchval("SHOW search_path") == default_path
@@ -55,9 +61,6 @@ async def test_connections_come_back_clean(client: httpx.AsyncClient, clinic: Cl
                 )
                 assert locks == 0
                 assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
-        finally:
-            for conn in conns:
-                await pool.release(conn)
 
 
 def test_no_session_state_outside_dedicated_connections() -> None:

@@ -78,7 +78,7 @@ async def test_collisions_that_outlast_the_retries_are_raised(clinic: Clinic) ->
     "tested on direct connections.",
 )
 async def test_cancelled_transactions_give_their_connections_back(
-    client: httpx.AsyncClient, clinic: Clinic
+    client: httpx.AsyncClient, clinic: Clinic, no_sweeper: None
 ) -> None:
     """A task cancelled anywhere in ``tenant_tx`` (acquire, BEGIN, body, COMMIT) releases its
     pooled connection: a leaked one would make shutdown wait for the pool."""
