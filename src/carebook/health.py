@@ -3,7 +3,7 @@
 ``/health`` answers as long as the process serves requests: an orchestrator restarts the
 process when it fails, so it must not depend on the database (a database outage would
 otherwise restart every app process for nothing). ``/ready`` says whether this process can
-serve traffic now — database (through the pool), Redis, this process's events LISTEN
+serve traffic now — database (the platform pool and each clinic group), Redis, this process's events LISTEN
 connection, migrations current — and is 503 while any of them is not; a load balancer takes
 the process out of rotation and back in when it recovers.
 """
@@ -32,11 +32,25 @@ async def health() -> dict[str, str]:
 
 
 async def _database() -> str:
+    from carebook.pools import group_pools
     from carebook.tenancy import _connection
 
     async with _connection() as conn:
         await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_SECONDS)
+    # Clinic groups open their connections on demand: when the server takes no new ones,
+    # clinic requests fail while the platform pool's open connections still answer.
+    await asyncio.gather(*(_group(pool) for pool in group_pools()))
     return "ok"
+
+
+async def _group(pool: Any) -> None:
+    if pool.get_idle_size() == 0 and pool.get_size() == pool.get_max_size():
+        return  # every connection is serving a request: nothing to prove, none to take
+    try:
+        async with pool.acquire(timeout=CHECK_TIMEOUT_SECONDS) as conn:
+            await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:
+        raise RuntimeError(f"a clinic group's connection failed: {exc}") from exc
 
 
 async def _redis() -> str:

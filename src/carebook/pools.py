@@ -99,6 +99,14 @@ def clinic_pool(schema: str) -> asyncpg.Pool | None:
     return groups.pool_for(schema)
 
 
+def group_pools() -> list[asyncpg.Pool]:
+    """This event loop's clinic group pools (none without groups)."""
+    groups = _groups
+    if groups is None or groups.loop is not asyncio.get_running_loop():
+        return []
+    return groups.pools
+
+
 def app_pools() -> Iterator[Any]:
     """Every pool of the app (for gauges)."""
     from carebook.piccolo_conf import DB

@@ -9,6 +9,7 @@ Real pools on the real server; the backend pid shows which connection served.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 
@@ -148,6 +149,31 @@ async def test_no_connection_free_in_time_is_a_503_not_a_wait_forever(
         assert busy.headers["retry-after"] == "1"
     assert _acquire_timeouts() == before + 2
     assert (await client.get(f"{clinic.public}/catalog")).status_code == 200
+
+
+async def test_ready_fails_while_a_clinic_group_cannot_connect(
+    client: httpx.AsyncClient, no_sweeper: None
+) -> None:
+    """The platform pool's open connections answer, but a group (started empty) cannot open
+    one: clinic requests would fail, so the process is not ready."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    dead = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{closed}/x", min_size=0)
+    good = await asyncpg.create_pool(direct_database_url(), min_size=0, max_size=2)
+    app_groups = pools._groups
+    pools._groups = pools.ClinicGroups([good, dead], asyncio.get_running_loop())
+    try:
+        body = (await client.get("/ready")).json()
+        assert body["status"] == "not_ready"
+        assert body["checks"]["database"]["detail"].startswith("a clinic group's connection")
+        pools._groups = pools.ClinicGroups([good], asyncio.get_running_loop())
+        ready = await client.get("/ready")
+        assert ready.status_code == 200, ready.text
+    finally:
+        pools._groups = app_groups
+        for pool in (good, dead):
+            await pools._close(pool)
 
 
 def _acquire_timeouts() -> float:
