@@ -55,13 +55,15 @@ def _prepare_services() -> tuple[str, str]:
     server_url = os.environ.get("TEST_DATABASE_URL") or ensure_postgres(data_dir, throwaway=True)
     # One database per pytest process, so parallel runs on one server never meet.
     db_url = with_database(server_url, f"carebook_test_{WORKER}_{os.getpid()}")
-    asyncio.run(create_database(db_url, drop_first=True))
-    atexit.register(_drop_database, db_url)
-    # Through PgBouncer (TEST_DATABASE_URL its port): session-level work goes to the server.
+    # Through PgBouncer (TEST_DATABASE_URL its port): session-level work goes to the server,
+    # and so do CREATE/DROP DATABASE (two xdist workers' first statements through PgBouncer
+    # met on one server connection's prepared statement name).
+    own_url = db_url
     if direct := os.environ.get("TEST_DIRECT_DATABASE_URL"):
-        os.environ["CAREBOOK_DIRECT_DATABASE_URL"] = with_database(
-            direct, urlsplit(db_url).path[1:]
-        )
+        own_url = with_database(direct, urlsplit(db_url).path[1:])
+        os.environ["CAREBOOK_DIRECT_DATABASE_URL"] = own_url
+    asyncio.run(create_database(own_url, drop_first=True))
+    atexit.register(_drop_database, own_url)
     redis_url = ensure_redis(data_dir)
     os.environ["DATABASE_URL"] = db_url
     os.environ["REDIS_URL"] = redis_url
@@ -69,23 +71,32 @@ def _prepare_services() -> tuple[str, str]:
     return db_url, redis_url
 
 
-def _drop_database(url: str) -> None:
+# DROP DATABASE waits for a checkpoint; on a slow disk with fsync on (the machine's server)
+# that took minutes. Past this the database is left behind, with a note.
+DROP_TIMEOUT = "90s"
+
+
+async def drop_database(url: str) -> None:
+    """Drop the database ``url`` names (connections forced out); never fails the run."""
     import asyncpg
 
     from carebook.runtime import with_database
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(with_database(url, "postgres"))
+    name = urlsplit(url).path.lstrip("/")
+    try:
+        conn = await asyncpg.connect(
+            with_database(url, "postgres"), server_settings={"statement_timeout": DROP_TIMEOUT}
+        )
         try:
-            name = urlsplit(url).path.lstrip("/")
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+    except Exception as exc:  # the server may already be gone
+        print(f"note: could not drop test database {name}: {exc}")
 
-    try:
-        asyncio.run(drop())
-    except Exception as exc:  # the server may already be gone; never fail the run for it
-        print(f"note: could not drop test database: {exc}")
+
+def _drop_database(url: str) -> None:
+    asyncio.run(drop_database(url))
 
 
 DATABASE_URL, REDIS_URL = _prepare_services()
