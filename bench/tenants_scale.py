@@ -137,6 +137,18 @@ async def _migrate_times(url: str) -> tuple[float, float]:
     return noop.seconds, one.seconds
 
 
+async def _retention_pass() -> float:
+    """Seconds for one event-retention pass over every clinic (nothing old to delete: the
+    usual case, each clinic's events being younger than the window)."""
+    from datetime import timedelta
+
+    from carebook.events.retention import prune_events
+
+    started = time.perf_counter()
+    await prune_events(timedelta(hours=48))
+    return time.perf_counter() - started
+
+
 async def _catalog(url: str) -> dict[str, Any]:
     conn = await asyncpg.connect(url)
     try:
@@ -346,6 +358,7 @@ async def main(args: argparse.Namespace) -> None:
         onboard_s = await _onboard(onboarded, args.concurrency, first=existing[1] + 1)
         noop_s, one_s = await _migrate_times(url)
     catalog = await _catalog(url)
+    retention_s = await _retention_pass()
     report: dict[str, Any] = {
         "clinics": args.clinics, "database": args.database,
         "first_migrate_s": round(first_migrate.seconds, 1),
@@ -356,6 +369,7 @@ async def main(args: argparse.Namespace) -> None:
         "migrate_noop_ms": round(noop_s * 1000) if noop_s == noop_s else None,
         "migrate_one_s": round(one_s, 2), **catalog, "machine": machine(),
         "migrate_0160_s": shared_s and round(shared_s, 2),
+        "retention_pass_ms": round(retention_s * 1000),
         "load_setup": [round(x, 1) for x in load_before + os.getloadavg()],
     }  # fmt: skip
     print(f"{args.clinics} clinics: onboarding {report['onboard_per_s']}/s; migrate no-op "
@@ -363,6 +377,8 @@ async def main(args: argparse.Namespace) -> None:
           f"{catalog['relations']} relations, pg_class {catalog['pg_class_bytes'] / 2**20:.1f} "
           f"MiB, pg_attribute {catalog['pg_attribute_bytes'] / 2**20:.1f} MiB, database "
           f"{catalog['database_bytes'] / 2**30:.1f} GiB", flush=True)  # fmt: skip
+    print(f"event retention pass: {retention_s * 1000:.0f} ms "
+          f"({retention_s / args.clinics * 1000:.2f} ms per clinic)", flush=True)  # fmt: skip
     if shared_s is not None:
         print(
             f"0160_shared_functions on {args.clinics} clinics made by the previous version: "

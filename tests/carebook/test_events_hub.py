@@ -147,6 +147,19 @@ async def test_prune_deletes_an_old_prefix_and_records_the_watermark(clinic: Any
         assert await conn.fetchval("SELECT pruned_through FROM events_pruned") == ids[1]
 
 
+async def test_prune_goes_on_past_a_clinic_it_cannot_prune(
+    make_clinic: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Clinics are pruned a batch per statement; a batch that fails is retried clinic by
+    clinic, so one broken clinic (here: a schema that is no clinic) stops nobody else's."""
+    a, b = [(await make_clinic()).tenant for _ in range(2)]
+    for tenant in (a, b):
+        await emit(tenant, SLOT_HELD, None, SLOT)
+    pruned = await prune_events(timedelta(0), schemas=[a.schema, "no_such_clinic", b.schema])
+    assert pruned == {a.schema: 1, b.schema: 1}
+    assert "pruning the events of no_such_clinic failed" in caplog.text
+
+
 async def test_prune_skips_when_another_process_prunes() -> None:
     holder = await asyncpg.connect(direct_database_url())
     try:

@@ -14,12 +14,16 @@ from datetime import timedelta
 import asyncpg
 
 from carebook.settings import direct_database_url, get_settings
-from carebook.tenancy import quote_ident
 
 log = logging.getLogger(__name__)
 
 PRUNE_LOCK_KEY = 0x0CA8E0E7  # session-level advisory lock: one pruner at a time
 MIN_RETENTION = timedelta(hours=24)
+# Clinics per statement (one transaction): a round trip per batch, not four per clinic.
+PRUNE_BATCH = 100
+PRUNE_BATCH_SQL = (
+    "SELECT s AS schema, public.prune_events_in(s, $2) AS n FROM unnest($1::text[]) AS s"
+)
 
 
 def retention() -> timedelta:
@@ -35,10 +39,12 @@ async def prune_events(
 ) -> dict[str, int] | None:
     """Delete events older than ``older_than`` (default: the configured retention, ≥ 24 h).
 
-    Runs over every clinic (or just ``schemas``), one short transaction per clinic, on its
-    own connection. A session advisory lock makes sure only one process prunes at a time:
-    with ``wait=False`` the call returns ``None`` at once when another process holds it.
-    Returns the number of deleted rows per schema that lost any.
+    Runs over every clinic (or just ``schemas``), ``PRUNE_BATCH`` clinics per statement
+    (``public.prune_events_in``, one short transaction each), on its own connection; a batch
+    that fails is retried clinic by clinic, so one broken clinic stops nobody else's. A
+    session advisory lock makes sure only one process prunes at a time: with ``wait=False``
+    the call returns ``None`` at once when another process holds it. Returns the number of
+    deleted rows per schema that lost any.
     """
     age = retention() if older_than is None else older_than
     conn = await asyncpg.connect(direct_database_url())
@@ -56,11 +62,13 @@ async def prune_events(
                     )
                 ]
             pruned: dict[str, int] = {}
-            for schema in schemas:
-                async with conn.transaction():
-                    count = await _prune_schema(conn, schema, age)
-                if count:
-                    pruned[schema] = count
+            for start in range(0, len(schemas), PRUNE_BATCH):
+                batch = schemas[start : start + PRUNE_BATCH]
+                try:
+                    rows = await conn.fetch(PRUNE_BATCH_SQL, batch, age)
+                except asyncpg.PostgresError:
+                    rows = [row for schema in batch if (row := await _prune_one(conn, schema, age))]
+                pruned.update((r["schema"], r["n"]) for r in rows if r["n"])
             if pruned:
                 log.info("pruned events: %s", pruned)
             return pruned
@@ -70,24 +78,11 @@ async def prune_events(
         await conn.close()
 
 
-async def _prune_schema(conn: asyncpg.Connection, schema: str, age: timedelta) -> int:
-    events = f"{quote_ident(schema)}.events"
-    # The first id still inside the window, found by walking the primary key from the start:
-    # the cost is proportional to what gets deleted, not to what is kept.
-    keep_from = await conn.fetchval(
-        f"SELECT id FROM {events} WHERE created_at >= now() - $1::interval ORDER BY id LIMIT 1",
-        age,
-    )
-    row = await conn.fetchrow(
-        f"""WITH d AS (DELETE FROM {events} WHERE $1::bigint IS NULL OR id < $1 RETURNING id)
-            SELECT count(*) AS n, max(id) AS top FROM d""",
-        keep_from,
-    )
-    assert row is not None
-    if row["n"]:
-        await conn.execute(
-            f"UPDATE {quote_ident(schema)}.events_pruned "
-            "SET pruned_through = greatest(pruned_through, $1), pruned_at = now()",
-            row["top"],
-        )
-    return int(row["n"])
+async def _prune_one(
+    conn: asyncpg.Connection, schema: str, age: timedelta
+) -> asyncpg.Record | None:
+    try:
+        return await conn.fetchrow(PRUNE_BATCH_SQL, [schema], age)
+    except asyncpg.PostgresError:
+        log.warning("pruning the events of %s failed", schema, exc_info=True)
+        return None

@@ -50,3 +50,34 @@ LANGUAGE sql STABLE AS $fn$
     SELECT greatest((SELECT coalesce(max(id), 0) FROM events),
                     (SELECT coalesce(max(pruned_through), 0) FROM events_pruned))
 $fn$;
+
+-- Retention (carebook/events/retention.py): delete the clinic's events older than p_age and
+-- record the highest id deleted. Deletes a *prefix* of ids — everything below the first event
+-- still inside the window — so events_pruned.pruned_through stays an exact "was anything
+-- missed?" test. A clinic with nothing to delete costs one index probe. An entry point: the
+-- pruner calls it for a batch of clinics in one statement, one round trip per batch.
+CREATE OR REPLACE FUNCTION prune_events_in(p_schema text, p_age interval) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
+DECLARE
+    v_cutoff timestamptz := now() - p_age;
+    v_oldest timestamptz;
+    v_keep_from bigint;
+    v_count bigint;
+    v_top bigint;
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    SELECT created_at INTO v_oldest FROM events ORDER BY id LIMIT 1;
+    IF v_oldest IS NULL OR v_oldest >= v_cutoff THEN
+        RETURN 0;  -- empty, or its first event is inside the window: no prefix to delete
+    END IF;
+    -- Walks the primary key from the start: the cost follows what is deleted, not what is kept.
+    SELECT id INTO v_keep_from FROM events WHERE created_at >= v_cutoff ORDER BY id LIMIT 1;
+    WITH d AS (DELETE FROM events WHERE v_keep_from IS NULL OR id < v_keep_from RETURNING id)
+    SELECT count(*), max(id) INTO v_count, v_top FROM d;
+    IF v_count > 0 THEN
+        UPDATE events_pruned
+        SET pruned_through = greatest(pruned_through, v_top), pruned_at = now();
+    END IF;
+    RETURN v_count;
+END
+$fn$;
