@@ -3,9 +3,9 @@
 ``/health`` answers as long as the process serves requests: an orchestrator restarts the
 process when it fails, so it must not depend on the database (a database outage would
 otherwise restart every app process for nothing). ``/ready`` says whether this process can
-serve traffic now — database (the platform pool and each clinic group), Redis, this process's events LISTEN
-connection, migrations current — and is 503 while any of them is not; a load balancer takes
-the process out of rotation and back in when it recovers.
+serve traffic now — database (the platform pool and each clinic group), Redis, this
+process's events LISTEN connection, migrations current — and is 503 while any of them is
+not; a load balancer takes the process out of rotation and back in when it recovers.
 """
 
 from __future__ import annotations
