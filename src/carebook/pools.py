@@ -22,6 +22,7 @@ groups: PgBouncer, not we, picks the server connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import zlib
 from collections.abc import Iterator
@@ -66,9 +67,17 @@ class ClinicGroups:
     def __init__(self, pools: list[asyncpg.Pool], loop: asyncio.AbstractEventLoop) -> None:
         self.pools = pools
         self.loop = loop
+        # Our transactions holding, opening or waiting for each pool's connections. asyncpg's
+        # get_size() counts open connections only: while a burst's first connections are
+        # still being opened it shows room that is already taken.
+        self.claimed = {id(pool): 0 for pool in pools}
 
     def home(self, schema: str) -> asyncpg.Pool:
         return self.pools[zlib.crc32(schema.encode()) % len(self.pools)]
+
+    def _room(self, pool: asyncpg.Pool) -> bool:
+        limit: int = pool.get_max_size()
+        return bool(pool.get_size() < limit and self.claimed[id(pool)] < limit)
 
     def pool_for(self, schema: str) -> asyncpg.Pool:
         """The schema's home group while it has an idle connection or room for a new one;
@@ -77,15 +86,23 @@ class ClinicGroups:
         one busy clinic must not be held to its group's size); else the home group (wait
         there)."""
         home = self.home(schema)
-        if home.get_idle_size() > 0 or home.get_size() < home.get_max_size():
+        if home.get_idle_size() > 0 or self._room(home):
             return home
         for pool in self.pools:
             if pool.get_idle_size() > 0:
                 return pool
         for pool in self.pools:
-            if pool.get_size() < pool.get_max_size():
+            if self._room(pool):
                 return pool
         return home
+
+    def claim(self, pool: asyncpg.Pool) -> None:
+        if id(pool) in self.claimed:
+            self.claimed[id(pool)] += 1
+
+    def unclaim(self, pool: asyncpg.Pool) -> None:
+        if id(pool) in self.claimed:
+            self.claimed[id(pool)] -= 1
 
 
 _groups: ClinicGroups | None = None
@@ -97,6 +114,21 @@ def clinic_pool(schema: str) -> asyncpg.Pool | None:
     if groups is None or groups.loop is not asyncio.get_running_loop():
         return None
     return groups.pool_for(schema)
+
+
+@contextlib.contextmanager
+def claimed(pool: Any) -> Iterator[None]:
+    """Count a transaction on ``pool`` from before it acquires until it has released (enter
+    it right after ``clinic_pool``, with no await between); a no-op for other pools."""
+    groups = _groups
+    if groups is None:
+        yield
+        return
+    groups.claim(pool)
+    try:
+        yield
+    finally:
+        groups.unclaim(pool)
 
 
 def group_pools() -> list[asyncpg.Pool]:

@@ -18,7 +18,7 @@ import asyncpg
 from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 
 from carebook.errors import DatabaseBusy, ValidationFailed
-from carebook.pools import clinic_pool
+from carebook.pools import claimed, clinic_pool
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
 RESERVED_SLUGS = frozenset(
@@ -220,19 +220,20 @@ async def _connection(schema: str | None = None) -> AsyncIterator[asyncpg.Connec
             raise NestedConnection("a second pooled connection while this task holds one")
         held = _holding.set(True)
         try:
-            try:
-                conn = await pool.acquire(timeout=acquire_timeout())
-            except TimeoutError:
-                from carebook import metrics
+            with claimed(pool):  # from before the acquire: see carebook.pools.claimed
+                try:
+                    conn = await pool.acquire(timeout=acquire_timeout())
+                except TimeoutError:
+                    from carebook import metrics
 
-                metrics.DB_ACQUIRE_TIMEOUTS.inc()
-                raise DatabaseBusy() from None
-            try:
-                yield conn
-                if schema is not None:
-                    await _count_clinic(conn, schema)
-            finally:
-                await pool.release(conn)
+                    metrics.DB_ACQUIRE_TIMEOUTS.inc()
+                    raise DatabaseBusy() from None
+                try:
+                    yield conn
+                    if schema is not None:
+                        await _count_clinic(conn, schema)
+                finally:
+                    await pool.release(conn)
         finally:
             _holding.reset(held)
         return

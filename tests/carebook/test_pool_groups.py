@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from carebook import pools
 from carebook.errors import DatabaseBusy
 from carebook.settings import direct_database_url
-from carebook.tenancy import Tenant, call_in_schema
+from carebook.tenancy import Tenant, call_in_schema, tenant_tx
 from tests.conftest import Clinic
 from tests.helpers import problem, tenant_backend_pid
 
@@ -110,6 +110,27 @@ async def test_a_busy_group_opens_a_connection_in_a_group_with_room_instead_of_w
         pid = await asyncio.wait_for(tenant_backend_pid(a), timeout=5)
         assert pid not in {c.get_server_pid() for c in held}
         assert pid in await _pids_of(other)
+
+
+async def test_a_burst_on_empty_groups_opens_connections_in_other_groups(
+    two_groups: pools.ClinicGroups, make_clinic: Callable[..., Awaitable[Clinic]]
+) -> None:
+    """Four transactions of one clinic at once, groups of two, nothing open yet. asyncpg
+    counts only open connections, so while the first two are still being opened the home
+    group looks empty: without our own count all four queued there."""
+    a, _ = await _one_per_group(two_groups, make_clinic)
+    home, other = two_groups.pools
+    assert home.get_size() == other.get_size() == 0
+
+    async def hold() -> int:
+        async with tenant_tx(a) as conn:
+            pid: int = await conn.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.2)")
+        return pid
+
+    pids = await asyncio.wait_for(asyncio.gather(*(hold() for _ in range(4))), timeout=10)
+    assert len(set(pids)) == 4  # four backends at once: none waited for another
+    assert home.get_size() == other.get_size() == 2
+    assert two_groups.claimed == {id(home): 0, id(other): 0}
 
 
 async def test_every_group_busy_waits_for_the_home_group(
