@@ -4,13 +4,17 @@ Most tests are coroutines on one session event loop, where a thread dump (faulth
 pytest-timeout) only shows the loop's ``select()``. After ``CAREBOOK_TEST_HANG_SECONDS``
 (default 240) this watchdog writes every asyncio task's stack and every thread's stack to
 ``test-artifacts/hangs/`` and cancels the test's own tasks, so the test fails and the run goes
-on; the controller prints the reports at the end of the run. pytest-timeout (``timeout`` in
-pyproject.toml, later) is the backstop for a test that is not a coroutine or blocks the loop.
+on; the controller prints the reports at the end of the run. The time counts from the item's
+setup to its teardown; the tasks cancelled are those running its test function or one of its
+fixtures. pytest-timeout (``timeout`` in pyproject.toml, later) ends the worker of a test
+that is not a coroutine, blocks the loop, or does not end when cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
 import os
 import re
 import sys
@@ -18,6 +22,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from types import CodeType, FrameType
 from typing import Any
 
 import pytest
@@ -28,6 +33,7 @@ HANGS = Path(os.environ.get("CAREBOOK_TEST_HANGS_DIR") or ROOT / "test-artifacts
 HANG_SECONDS = float(os.environ.get("CAREBOOK_TEST_HANG_SECONDS", "240"))
 
 _loop: asyncio.AbstractEventLoop | None = None
+_current: pytest.Item | None = None  # the item whose protocol runs now
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,35 +51,91 @@ def _threads() -> str:
     return "".join(parts)
 
 
-def _await_chain(coro: Any) -> list[tuple[str, int, str]]:
-    """(file, line, function) of each coroutine a task is suspended in, outermost first."""
-    chain = []
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is None:
+def _frame(obj: Any) -> FrameType | None:
+    for attr in ("cr_frame", "gi_frame", "ag_frame"):
+        if (frame := getattr(obj, attr, None)) is not None:
+            return frame
+    return None
+
+
+def _awaited(obj: Any) -> Any:
+    """What ``obj`` (a coroutine, generator or async generator) waits on, if anything."""
+    for attr in ("cr_await", "gi_yieldfrom", "ag_await"):
+        if (inner := getattr(obj, attr, None)) is not None:
+            return inner
+    # `async with` over an asynccontextmanager awaits an asend/athrow wrapper: the async
+    # generator it drives is its only route down to the line that waits.
+    if type(obj).__name__ in ("async_generator_asend", "async_generator_athrow"):
+        return next((ref for ref in gc.get_referents(obj) if inspect.isasyncgen(ref)), None)
+    return None
+
+
+def _await_chain(coro: Any) -> tuple[list[tuple[str, int, str]], str]:
+    """(file, line, function) of each frame a task is suspended in, outermost first, and
+    what the innermost one awaits (a future, usually)."""
+    chain: list[tuple[str, int, str]] = []
+    obj = coro
+    for _ in range(200):
+        if obj is None:
             break
-        chain.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return chain
+        frame = _frame(obj)
+        if frame is not None:
+            chain.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        inner = _awaited(obj)
+        if inner is None:
+            return chain, "" if frame is not None else repr(obj)[:200]
+        obj = inner
+    return chain, ""
 
 
-def _tasks_and_cancel(loop: asyncio.AbstractEventLoop, test: tuple[str, str]) -> str:
-    """Runs on the loop: every task's await chain; cancels the tasks running the test."""
+def _tasks_and_cancel(loop: asyncio.AbstractEventLoop, item: pytest.Item) -> str:
+    """Runs on the loop: every task's await chain; cancels the tasks running the item's test
+    function or one of its fixtures (setup or teardown)."""
+    test = (str(item.path), getattr(item, "originalname", item.name))
+    fixtures = _fixture_codes(item)
     parts = []
     for task in asyncio.all_tasks(loop):
-        chain = _await_chain(task.get_coro())
-        ours = any((path, name) == test for path, _, name in chain)
+        chain, awaiting = _await_chain(task.get_coro())
+        ours = any((path, name) == test for path, _, name in chain) or any(
+            code in fixtures for code in _codes(task.get_coro())
+        )
         parts.append(f"--- task {task.get_name()}{' (cancelled)' if ours else ''}\n")
         parts.extend(f'  File "{path}", line {line}, in {name}\n' for path, line, name in chain)
+        waiter = getattr(task, "_fut_waiter", None)  # the future the task is parked on
+        if waiter is not None or awaiting:
+            parts.append(f"  awaiting {repr(waiter)[:200] if waiter is not None else awaiting}\n")
         if ours:
             task.cancel(f"hung for {HANG_SECONDS:.0f} s (tests/hang_watchdog.py)")
     return "".join(parts)
 
 
-def _on_hang(nodeid: str, test: tuple[str, str]) -> None:
+def _codes(coro: Any) -> Iterator[CodeType]:
+    obj = coro
+    for _ in range(200):
+        if obj is None:
+            return
+        if (frame := _frame(obj)) is not None:
+            yield frame.f_code
+        obj = _awaited(obj)
+
+
+def _fixture_codes(item: pytest.Item) -> set[CodeType]:
+    info = getattr(item, "_fixtureinfo", None)
+    codes = set()
+    for defs in info.name2fixturedefs.values() if info is not None else ():
+        for fixturedef in defs:
+            code = getattr(inspect.unwrap(fixturedef.func), "__code__", None)
+            if code is not None:
+                codes.add(code)
+    return codes
+
+
+def _on_hang(item: pytest.Item) -> None:
+    if _current is not item:
+        return  # it finished while the timer fired
     HANGS.mkdir(parents=True, exist_ok=True)
-    path = HANGS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid) + ".txt")
-    head = f"{nodeid} still running after {HANG_SECONDS:.0f} s\n"
+    path = HANGS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid) + ".txt")
+    head = f"{item.nodeid} still running after {HANG_SECONDS:.0f} s\n"
     path.write_text(head + "\n== threads\n" + _threads())
     loop = _loop
     if loop is None or loop.is_closed():
@@ -83,7 +145,10 @@ def _on_hang(nodeid: str, test: tuple[str, str]) -> None:
     def on_loop() -> None:
         try:
             with path.open("a") as out:
-                out.write("\n== asyncio tasks\n" + _tasks_and_cancel(loop, test))
+                if _current is item:
+                    out.write("\n== asyncio tasks\n" + _tasks_and_cancel(loop, item))
+                else:
+                    out.write("\n== it finished before the loop could report its tasks\n")
         finally:
             done.set()
 
@@ -95,17 +160,16 @@ def _on_hang(nodeid: str, test: tuple[str, str]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[Any]:
-    timer = threading.Timer(
-        HANG_SECONDS,
-        _on_hang,
-        args=(item.nodeid, (str(item.path), getattr(item, "originalname", item.name))),
-    )
+    global _current
+    _current = item
+    timer = threading.Timer(HANG_SECONDS, _on_hang, args=(item,))
     timer.daemon = True
     timer.start()
     try:
         return (yield)
     finally:
         timer.cancel()
+        _current = None
 
 
 def _is_controller(config: pytest.Config) -> bool:

@@ -11,16 +11,40 @@ from tests.hang_watchdog import ROOT
 
 HUNG = """
 import asyncio
+import contextlib
+
+import pytest
+
+
+@contextlib.asynccontextmanager
+async def held():
+    await asyncio.Event().wait()
+    yield
+
 
 async def test_waits_forever():
-    await asyncio.Event().wait()
+    async with held():
+        pass
 
-async def test_after_it():
+
+@pytest.fixture
+async def stuck():
+    await asyncio.Event().wait()
+    yield
+
+
+async def test_with_a_hung_fixture(stuck):
+    pass
+
+
+async def test_after_them():
     assert True
 """
 
 
-def test_a_hung_coroutine_test_fails_with_its_stack_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_a_hung_test_or_fixture_fails_with_the_line_it_waits_on_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "test_hung.py").write_text(HUNG)
     hangs = tmp_path / "hangs"
     env = {
@@ -38,8 +62,11 @@ def test_a_hung_coroutine_test_fails_with_its_stack_and_the_run_goes_on(tmp_path
     )  # fmt: skip
     out = run.stdout + run.stderr
     assert run.returncode == 1, out
-    assert "1 failed, 1 passed" in out, out
+    assert "1 failed, 1 passed, 1 error" in out, out
     assert "hung test: test_hung.py_test_waits_forever" in out, out
-    # the report names the line the test waited on
-    assert 'test_hung.py", line 5, in test_waits_forever' in out, out
-    assert "(cancelled)" in out, out
+    assert "hung test: test_hung.py_test_with_a_hung_fixture" in out, out
+    # through `async with` down to the line that waits, and what it waits on
+    assert 'test_hung.py", line 10, in held' in out, out
+    assert 'test_hung.py", line 21, in stuck' in out, out
+    assert "awaiting <Future pending" in out, out
+    assert out.count("(cancelled)") == 2, out
