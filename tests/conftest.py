@@ -27,7 +27,11 @@ import pytest
 pytest_plugins = ["tests.hang_watchdog"]
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-os.environ.setdefault("CAREBOOK_DATA_DIR", str(ROOT / ".carebook" / "test"))
+# The tests' own data directory, whatever CAREBOOK_DATA_DIR says: its embedded cluster runs
+# without fsync (carebook.runtime.ensure_postgres(throwaway=True)), never a user's data.
+os.environ["CAREBOOK_DATA_DIR"] = os.environ.get("CAREBOOK_TEST_DATA_DIR") or str(
+    ROOT / ".carebook" / "test"
+)
 # Public limits are exercised by their own tests; elsewhere they would only add noise.
 os.environ.setdefault("CAREBOOK_HOLD_RATE", "100000")
 os.environ.setdefault("CAREBOOK_BOOKING_RATE", "100000")
@@ -64,6 +68,8 @@ def _prepare_services() -> tuple[str, str]:
         os.environ["CAREBOOK_DIRECT_DATABASE_URL"] = own_url
     asyncio.run(create_database(own_url, drop_first=True))
     atexit.register(_drop_database, own_url)
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # once per run: the controller, or no xdist
+        asyncio.run(_drop_invalid_leftovers(own_url))
     redis_url = ensure_redis(data_dir)
     os.environ["DATABASE_URL"] = db_url
     os.environ["REDIS_URL"] = redis_url
@@ -97,6 +103,25 @@ async def drop_database(url: str) -> None:
 
 def _drop_database(url: str) -> None:
     asyncio.run(drop_database(url))
+
+
+async def _drop_invalid_leftovers(url: str) -> None:
+    """Test databases whose DROP was cut off by DROP_TIMEOUT: PostgreSQL (15.5+) marks them
+    invalid (``datconnlimit`` -2) and keeps their files; no later run would drop them."""
+    import asyncpg
+
+    from carebook.runtime import with_database
+
+    conn = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datconnlimit = -2"
+            " AND (datname LIKE 'carebook\\_test\\_%' OR datname LIKE 'carebook\\_restore\\_%')"
+        )
+    finally:
+        await conn.close()
+    for row in names:
+        await drop_database(with_database(url, row["datname"]))
 
 
 DATABASE_URL, REDIS_URL = _prepare_services()

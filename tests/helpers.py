@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 
 from carebook.tenancy import Tenant, tenant_tx
@@ -25,3 +28,14 @@ async def tenant_backend_pid(tenant: Tenant) -> int:
     async with tenant_tx(tenant) as conn:
         pid: int = await conn.fetchval("SELECT pg_backend_pid()")
     return pid
+
+
+@asynccontextmanager
+async def every_connection(pool: asyncpg.Pool) -> AsyncIterator[list[asyncpg.Connection]]:
+    """Every open connection of ``pool``, borrowed at once (each given back on exit, even
+    when one does not come free within 10 s)."""
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(pool.acquire(timeout=10))
+            for _ in range(pool.get_size())
+        ]

@@ -47,10 +47,17 @@ async def _group(pool: Any) -> None:
     if pool.get_idle_size() == 0 and pool.get_size() == pool.get_max_size():
         return  # every connection is serving a request: nothing to prove, none to take
     try:
-        async with pool.acquire(timeout=CHECK_TIMEOUT_SECONDS) as conn:
-            await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_SECONDS)
+        conn = await pool.acquire(timeout=CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return  # its connections were all taken meanwhile: busy, not broken
     except Exception as exc:
-        raise RuntimeError(f"a clinic group's connection failed: {exc}") from exc
+        raise RuntimeError(f"a clinic group's connection failed: {exc!r}") from exc
+    try:
+        await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:
+        raise RuntimeError(f"a clinic group's connection failed: {exc!r}") from exc
+    finally:
+        await pool.release(conn)
 
 
 async def _redis() -> str:

@@ -36,7 +36,7 @@ def ensure_postgres(data_dir: Path, *, throwaway: bool = False) -> str:
     ``throwaway`` (the test suite's own cluster): no fsync. A checkpoint then writes without
     flushing each of the ~100,000 files a test run creates, one disk flush per file: on a
     slow disk, the checkpoint that every DROP DATABASE waits for took minutes (the CI run
-    of 8eee9cb ran out of time there). Never for ``carebook run``'s data."""
+    of 8eee9cb ran out of time there). Any other call turns durability back on."""
     if url := os.environ.get("DATABASE_URL"):
         return url
     # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); its fallback is fine.
@@ -48,7 +48,7 @@ def ensure_postgres(data_dir: Path, *, throwaway: bool = False) -> str:
     _forget_dead_pg_users(pgdata)
     server = get_server(pgdata, cleanup_mode="stop")
     _keep.append(server)
-    _tune_embedded(server, pgdata, {**EMBEDDED_SETTINGS, **(THROWAWAY if throwaway else {})})
+    _tune_embedded(server, pgdata, {**EMBEDDED_SETTINGS, **(THROWAWAY if throwaway else DURABLE)})
     server_url = str(server.get_uri())
     os.environ["DATABASE_URL"] = server_url
     return server_url
@@ -76,6 +76,8 @@ def _forget_dead_pg_users(pgdata: Path) -> None:
 EMBEDDED_SETTINGS = {"max_connections": "400", "shared_buffers": "256MB"}
 # A cluster whose data may be lost in a crash (tests): durability off, nothing else changed.
 THROWAWAY = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+# Every other embedded cluster: durability on, even if the same directory once served tests.
+DURABLE = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
 
 
 def _tune_embedded(server: Any, pgdata: Path, settings: dict[str, str]) -> None:

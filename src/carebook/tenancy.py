@@ -201,7 +201,11 @@ def acquire_timeout() -> float | None:
 
 # Whether this task holds a pooled connection. A task that asks for a second one while it
 # holds a first can deadlock a small pool (a worker's: every connection held by a task that
-# waits for another); tests run with CAREBOOK_NESTED_CONNECTIONS=fail so none does.
+# waits for another); tests run with CAREBOOK_NESTED_CONNECTIONS=fail so none does. A task
+# started while one is held copies the flag: none that takes its own connection is started
+# so today (a long-lived one would have to reset it). Keeping the holding task instead made
+# the cancellation storm of test_tenancy leave connections with pending waiters at pool
+# close ("unexpected connection_lost() call", not understood; the flag never did).
 _holding: ContextVar[bool] = ContextVar("carebook_holding_connection", default=False)
 
 

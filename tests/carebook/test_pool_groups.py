@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import asyncpg
 import httpx
@@ -23,19 +23,14 @@ from carebook.errors import DatabaseBusy
 from carebook.settings import direct_database_url
 from carebook.tenancy import Tenant, call_in_schema, tenant_tx
 from tests.conftest import Clinic
-from tests.helpers import problem, tenant_backend_pid
+from tests.helpers import every_connection, problem, tenant_backend_pid
 
 
-@pytest.fixture
-async def two_groups(
-    monkeypatch: pytest.MonkeyPatch, no_sweeper: None
-) -> AsyncIterator[pools.ClinicGroups]:
-    made = [
-        await asyncpg.create_pool(direct_database_url(), min_size=0, max_size=2) for _ in range(2)
-    ]
+@asynccontextmanager
+async def _installed(made: list[asyncpg.Pool]) -> AsyncIterator[pools.ClinicGroups]:
+    """``made`` as this loop's clinic groups; the app's own back, then ``made`` closed."""
     groups = pools.ClinicGroups(made, asyncio.get_running_loop())
     app_groups = pools._groups
-    monkeypatch.setenv("CAREBOOK_DB_MAX_CLINICS", "0")
     pools._groups = groups
     try:
         yield groups
@@ -45,13 +40,21 @@ async def two_groups(
             await pools._close(pool)
 
 
+@pytest.fixture
+async def two_groups(
+    monkeypatch: pytest.MonkeyPatch, no_sweeper: None
+) -> AsyncIterator[pools.ClinicGroups]:
+    monkeypatch.setenv("CAREBOOK_DB_MAX_CLINICS", "0")
+    made = [
+        await asyncpg.create_pool(direct_database_url(), min_size=0, max_size=2) for _ in range(2)
+    ]
+    async with _installed(made) as groups:
+        yield groups
+
+
 async def _pids_of(pool: asyncpg.Pool) -> set[int]:
     """The backends of ``pool``'s open connections (borrowed one by one, all at once)."""
-    async with AsyncExitStack() as stack:
-        conns = [
-            await stack.enter_async_context(pool.acquire(timeout=10))
-            for _ in range(pool.get_size())
-        ]
+    async with every_connection(pool) as conns:
         return {c.get_server_pid() for c in conns}
 
 
@@ -182,19 +185,13 @@ async def test_ready_fails_while_a_clinic_group_cannot_connect(
         closed = s.getsockname()[1]
     dead = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{closed}/x", min_size=0)
     good = await asyncpg.create_pool(direct_database_url(), min_size=0, max_size=2)
-    app_groups = pools._groups
-    pools._groups = pools.ClinicGroups([good, dead], asyncio.get_running_loop())
-    try:
+    async with _installed([good, dead]):
         body = (await client.get("/ready")).json()
         assert body["status"] == "not_ready"
         assert body["checks"]["database"]["detail"].startswith("a clinic group's connection")
         pools._groups = pools.ClinicGroups([good], asyncio.get_running_loop())
         ready = await client.get("/ready")
         assert ready.status_code == 200, ready.text
-    finally:
-        pools._groups = app_groups
-        for pool in (good, dead):
-            await pools._close(pool)
 
 
 def _acquire_timeouts() -> float:

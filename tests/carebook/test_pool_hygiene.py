@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import re
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ import httpx
 from carebook import pools
 from tests.bookings.support import bookable, booking_body, idem, place_hold, slot
 from tests.conftest import Clinic
+from tests.helpers import every_connection
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # The only modules allowed session-level state: each uses a dedicated connection.
@@ -47,11 +47,7 @@ async def test_connections_come_back_clean(
     default_path = await DB.pool.fetchval("SELECT reset_val FROM pg_settings "
                                           "WHERE name = 'search_path'")  # fmt: skip
     for pool in app_pools:
-        async with AsyncExitStack() as held:  # each given back, even when one times out
-            conns = [
-                await held.enter_async_context(pool.acquire(timeout=10))
-                for _ in range(pool.get_size())
-            ]
+        async with every_connection(pool) as conns:
             for conn in conns:
                 assert not conn.is_in_transaction()
                 assert await conn.fetchval("SHOW search_path") == default_path

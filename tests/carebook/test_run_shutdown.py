@@ -93,6 +93,9 @@ def test_run_stops_its_embedded_servers_on_sigint_and_sigterm() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             proc, _ = _start(data_dir, log)
             assert _processes_of(data_dir), "no embedded server found to begin with"
+            # The app's data is durable (only the test suite's own cluster runs without).
+            auto_conf = (data_dir / "pgdata" / "postgresql.auto.conf").read_text()
+            assert "fsync = 'on'" in auto_conf and "synchronous_commit = 'on'" in auto_conf
             proc.send_signal(sig)
             assert proc.wait(60) in (0, -sig, 128 + sig, 1), log.read_text()[-3000:]
             _none_left(data_dir, log)

@@ -9,13 +9,21 @@ pinned to the test clinic's schema).
 from __future__ import annotations
 
 import asyncio
+import os
 
 import asyncpg
 import httpx
 import pytest
 
 from carebook.settings import behind_pgbouncer
-from carebook.tenancy import _pool, call_in_schema, quote_ident, run_in_tenant_tx, tenant_tx
+from carebook.tenancy import (
+    NestedConnection,
+    _pool,
+    call_in_schema,
+    quote_ident,
+    run_in_tenant_tx,
+    tenant_tx,
+)
 from tests.conftest import Clinic
 
 
@@ -103,3 +111,19 @@ async def test_cancelled_transactions_give_their_connections_back(
     async with tenant_tx(clinic.tenant) as conn:  # and the connections still work
         assert await conn.fetchval("SELECT count(*) FROM appointments") == 0
     assert pool.get_size() > 0  # the clinic's pool served it
+
+
+async def test_a_task_never_holds_two_pooled_connections(clinic: Clinic) -> None:
+    """CAREBOOK_NESTED_CONNECTIONS=fail (the suite's setting): a second connection asked for
+    while the task holds one is an error (a small pool could deadlock on it)."""
+    assert os.environ.get("CAREBOOK_NESTED_CONNECTIONS") == "fail"
+
+    async def own() -> int:
+        async with tenant_tx(clinic.tenant) as conn:
+            return int(await conn.fetchval("SELECT 1"))
+
+    async with tenant_tx(clinic.tenant):
+        with pytest.raises(NestedConnection):
+            async with tenant_tx(clinic.tenant):
+                pass
+    assert await own() == 1  # and the task may take one again once it gave it back
