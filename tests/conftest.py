@@ -124,6 +124,8 @@ async def _drop_invalid_leftovers(url: str) -> None:
         await drop_database(with_database(url, row["datname"]))
 
 
+# The suite's own embedded server (no TEST_DATABASE_URL, no DATABASE_URL): its settings are ours.
+EMBEDDED = not (os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL"))
 DATABASE_URL, REDIS_URL = _prepare_services()
 
 from carebook.app import create_app  # noqa: E402 - needs the URLs above

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import asyncpg
 import pytest
 
-from tests.conftest import DATABASE_URL
+from tests.conftest import DATABASE_URL, EMBEDDED
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("TEST_DATABASE_URL")), reason="a server of the machine: its settings"
-)
+@pytest.mark.skipif(not EMBEDDED, reason="a server of the machine: its settings, not ours")
 async def test_the_test_cluster_does_not_flush_to_disk() -> None:
     """DROP DATABASE forces a checkpoint; with fsync on, the first one of a run flushes each
     of ~100,000 files and CI ran out of time waiting (carebook.runtime.ensure_postgres)."""
