@@ -124,8 +124,14 @@ async def _drop_invalid_leftovers(url: str) -> None:
         await drop_database(with_database(url, row["datname"]))
 
 
-# The suite's own embedded server (no TEST_DATABASE_URL, no DATABASE_URL): its settings are ours.
-EMBEDDED = not (os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL"))
+# The suite's own embedded server (no TEST_DATABASE_URL, no DATABASE_URL): its settings are
+# ours. Decided once, before anything sets DATABASE_URL: xdist workers inherit the
+# controller's environment, DATABASE_URL included.
+os.environ.setdefault(
+    "CAREBOOK_TEST_EMBEDDED",
+    "0" if os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") else "1",
+)
+EMBEDDED = os.environ["CAREBOOK_TEST_EMBEDDED"] == "1"
 DATABASE_URL, REDIS_URL = _prepare_services()
 
 from carebook.app import create_app  # noqa: E402 - needs the URLs above
