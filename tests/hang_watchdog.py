@@ -70,22 +70,22 @@ def _awaited(obj: Any) -> Any:
     return None
 
 
-def _await_chain(coro: Any) -> tuple[list[tuple[str, int, str]], str]:
-    """(file, line, function) of each frame a task is suspended in, outermost first, and
-    what the innermost one awaits (a future, usually)."""
-    chain: list[tuple[str, int, str]] = []
+def _suspended_frames(coro: Any) -> tuple[list[FrameType], str]:
+    """The frames a task is suspended in, outermost first, and what the innermost awaits
+    when that is not a frame (a future, usually)."""
+    frames: list[FrameType] = []
     obj = coro
     for _ in range(200):
         if obj is None:
             break
         frame = _frame(obj)
         if frame is not None:
-            chain.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+            frames.append(frame)
         inner = _awaited(obj)
         if inner is None:
-            return chain, "" if frame is not None else repr(obj)[:200]
+            return frames, "" if frame is not None else repr(obj)[:200]
         obj = inner
-    return chain, ""
+    return frames, ""
 
 
 def _tasks_and_cancel(loop: asyncio.AbstractEventLoop, item: pytest.Item) -> str:
@@ -95,28 +95,20 @@ def _tasks_and_cancel(loop: asyncio.AbstractEventLoop, item: pytest.Item) -> str
     fixtures = _fixture_codes(item)
     parts = []
     for task in asyncio.all_tasks(loop):
-        chain, awaiting = _await_chain(task.get_coro())
-        ours = any((path, name) == test for path, _, name in chain) or any(
-            code in fixtures for code in _codes(task.get_coro())
-        )
+        frames, awaiting = _suspended_frames(task.get_coro())
+        codes = [frame.f_code for frame in frames]
+        ours = any((c.co_filename, c.co_name) == test or c in fixtures for c in codes)
         parts.append(f"--- task {task.get_name()}{' (cancelled)' if ours else ''}\n")
-        parts.extend(f'  File "{path}", line {line}, in {name}\n' for path, line, name in chain)
+        parts.extend(
+            f'  File "{f.f_code.co_filename}", line {f.f_lineno}, in {f.f_code.co_name}\n'
+            for f in frames
+        )
         waiter = getattr(task, "_fut_waiter", None)  # the future the task is parked on
         if waiter is not None or awaiting:
             parts.append(f"  awaiting {repr(waiter)[:200] if waiter is not None else awaiting}\n")
         if ours:
             task.cancel(f"hung for {HANG_SECONDS:.0f} s (tests/hang_watchdog.py)")
     return "".join(parts)
-
-
-def _codes(coro: Any) -> Iterator[CodeType]:
-    obj = coro
-    for _ in range(200):
-        if obj is None:
-            return
-        if (frame := _frame(obj)) is not None:
-            yield frame.f_code
-        obj = _awaited(obj)
 
 
 def _fixture_codes(item: pytest.Item) -> set[CodeType]:
