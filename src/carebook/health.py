@@ -32,20 +32,19 @@ async def health() -> dict[str, str]:
 
 
 async def _database() -> str:
-    from carebook.pools import group_pools
+    from carebook.pools import free_group_pools
     from carebook.tenancy import _connection
 
     async with _connection() as conn:
         await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_SECONDS)
     # Clinic groups open their connections on demand: when the server takes no new ones,
-    # clinic requests fail while the platform pool's open connections still answer.
-    await asyncio.gather(*(_group(pool) for pool in group_pools()))
+    # clinic requests fail while the platform pool's open connections still answer. A group
+    # with every connection serving a request has nothing to prove and none to lend.
+    await asyncio.gather(*(_group(pool) for pool in free_group_pools()))
     return "ok"
 
 
 async def _group(pool: Any) -> None:
-    if pool.get_idle_size() == 0 and pool.get_size() == pool.get_max_size():
-        return  # every connection is serving a request: nothing to prove, none to take
     try:
         conn = await pool.acquire(timeout=CHECK_TIMEOUT_SECONDS)
     except TimeoutError:

@@ -79,6 +79,10 @@ class ClinicGroups:
         limit: int = pool.get_max_size()
         return bool(pool.get_size() < limit and self.claimed[id(pool)] < limit)
 
+    def free(self, pool: asyncpg.Pool) -> bool:
+        """``pool`` can serve a transaction now: an idle connection, or room to open one."""
+        return bool(pool.get_idle_size() > 0) or self._room(pool)
+
     def pool_for(self, schema: str) -> asyncpg.Pool:
         """The schema's home group while it has an idle connection or room for a new one;
         else a group with an idle connection; else a group with room for a new one (groups
@@ -86,7 +90,7 @@ class ClinicGroups:
         one busy clinic must not be held to its group's size); else the home group (wait
         there)."""
         home = self.home(schema)
-        if home.get_idle_size() > 0 or self._room(home):
+        if self.free(home):
             return home
         for pool in self.pools:
             if pool.get_idle_size() > 0:
@@ -131,12 +135,13 @@ def claimed(pool: Any) -> Iterator[None]:
         groups.unclaim(pool)
 
 
-def group_pools() -> list[asyncpg.Pool]:
-    """This event loop's clinic group pools (none without groups)."""
+def free_group_pools() -> list[asyncpg.Pool]:
+    """This event loop's clinic group pools that can serve a transaction now (an idle
+    connection or room for one; none without groups)."""
     groups = _groups
     if groups is None or groups.loop is not asyncio.get_running_loop():
         return []
-    return groups.pools
+    return [pool for pool in groups.pools if groups.free(pool)]
 
 
 def app_pools() -> Iterator[Any]:
