@@ -25,10 +25,13 @@ $fn$;
 -- counts it, before the sweeper has expired it (and published slot.released). A cached slots
 -- document (calendars/slots_cache.py) is current only until then. The partial index on held
 -- appointments' expiry answers it.
+-- (PL/pgSQL so that its plan is kept: a SQL function with a FROM is never inlined.)
 CREATE OR REPLACE FUNCTION next_hold_expiry(p_now timestamptz) RETURNS timestamptz
-LANGUAGE sql STABLE AS $fn$
-    SELECT min(a.hold_expires_at) FROM appointments a
-    WHERE a.status = 'held' AND a.hold_expires_at > p_now
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN (SELECT min(a.hold_expires_at) FROM appointments a
+            WHERE a.status = 'held' AND a.hold_expires_at > p_now);
+END
 $fn$;
 
 -- The hold's hot path (issue 18): fewer statements and one engine call in point mode.

@@ -85,11 +85,13 @@ END
 $fn$;
 
 -- Listed, active services with their listed, active calendars and each calendar's active
--- specialists (the public catalog); the clinic's own fields come from the caller.
+-- specialists (the public catalog); the clinic's own fields come from the caller. PL/pgSQL so
+-- that the statement's plan is kept (as a SQL function it was planned on every request).
 CREATE OR REPLACE FUNCTION public_catalog_document(p_slug text, p_name text, p_timezone text)
 RETURNS bytea
-LANGUAGE sql STABLE AS $fn$
-    SELECT convert_to(json_build_object(
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN convert_to(json_build_object(
         'clinic', json_build_object('slug', p_slug, 'name', p_name, 'timezone', p_timezone),
         'services', coalesce((
             SELECT json_agg(json_build_object(
@@ -111,7 +113,8 @@ LANGUAGE sql STABLE AS $fn$
                            'horizon_days', c.horizon_days) ORDER BY c.name, c.slug) AS list
                 FROM calendars c
                 WHERE c.service_id = s.id AND c.active AND c.listed) cals
-            WHERE s.active AND cals.list IS NOT NULL), '[]'::json))::text, 'UTF8')
+            WHERE s.active AND cals.list IS NOT NULL), '[]'::json))::text, 'UTF8');
+END
 $fn$;
 -- Entry points (docs/architecture.md, "Shared functions"): the use case of one request in
 -- one round trip, without a transaction block, so without a tenant search_path; the clinic's

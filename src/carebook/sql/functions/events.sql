@@ -45,10 +45,14 @@ $fn$;
 -- where a new live-update feed starts reading, and the version of everything the clinic's
 -- events describe (a cached slots document is current while this has not moved). Not the
 -- sequence: it also counts ids of transactions still open.
+-- PL/pgSQL: as a SQL function (sub-selects, never inlined) it was planned on every call, and
+-- every kept slots document asks it (slots_cache_state_in()).
 CREATE OR REPLACE FUNCTION clinic_event_head() RETURNS bigint
-LANGUAGE sql STABLE AS $fn$
-    SELECT greatest((SELECT coalesce(max(id), 0) FROM events),
-                    (SELECT coalesce(max(pruned_through), 0) FROM events_pruned))
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN greatest((SELECT coalesce(max(id), 0) FROM events),
+                    (SELECT coalesce(max(pruned_through), 0) FROM events_pruned));
+END
 $fn$;
 
 -- Retention (carebook/events/retention.py): delete the clinic's events older than p_age and

@@ -4,17 +4,21 @@
 
 -- The confirm guard (docs/lifecycle.md): names of the appointment's required intake forms
 -- not yet submitted, in the calendar's order. Reads the appointment's copy of the ids, so it
--- holds even before the booked actor has generated the instances.
+-- holds even before the booked actor has generated the instances. PL/pgSQL, so that the
+-- plan is kept (a SQL function with a FROM is planned on every call; every confirm asks).
 CREATE OR REPLACE FUNCTION intake_forms_missing(p_appointment uuid) RETURNS text[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(v.name ORDER BY r.ord), '{}')
-    FROM appointments a
-    CROSS JOIN LATERAL unnest(a.required_form_ids) WITH ORDINALITY AS r (template_id, ord)
-    JOIN form_templates t ON t.id = r.template_id AND t.phase = 'intake'
-    LEFT JOIN form_instances i ON i.appointment_id = a.id AND i.template_id = t.id
-    JOIN form_template_versions v
-      ON v.template_id = t.id AND v.version = coalesce(i.template_version, t.current_version)
-    WHERE a.id = p_appointment AND i.status IS DISTINCT FROM 'submitted'
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
+        SELECT coalesce(array_agg(v.name ORDER BY r.ord), '{}')
+        FROM appointments a
+        CROSS JOIN LATERAL unnest(a.required_form_ids) WITH ORDINALITY AS r (template_id, ord)
+        JOIN form_templates t ON t.id = r.template_id AND t.phase = 'intake'
+        LEFT JOIN form_instances i ON i.appointment_id = a.id AND i.template_id = t.id
+        JOIN form_template_versions v
+          ON v.template_id = t.id AND v.version = coalesce(i.template_version, t.current_version)
+        WHERE a.id = p_appointment AND i.status IS DISTINCT FROM 'submitted');
+END
 $$;
 
 CREATE OR REPLACE FUNCTION form_template_versions_append_only() RETURNS trigger
@@ -68,9 +72,12 @@ $$;
 
 -- Instances of an appointment (idempotent): intake = the appointment's required forms,
 -- post_appointment = every live post-appointment template of the clinic. Pins the current
--- version; returns how many were created.
+-- version; returns how many were created. (PL/pgSQL: its plan is kept for the session.)
 CREATE OR REPLACE FUNCTION generate_form_instances(p_appointment uuid, p_phase text) RETURNS integer
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_made integer;
+BEGIN
     WITH wanted AS (
         SELECT t.id, t.current_version
         FROM appointments a
@@ -89,5 +96,7 @@ LANGUAGE sql AS $$
         ON CONFLICT (appointment_id, template_id) DO NOTHING
         RETURNING 1
     )
-    SELECT count(*)::integer FROM ins
+    SELECT count(*)::integer INTO v_made FROM ins;
+    RETURN v_made;
+END
 $$;

@@ -5,10 +5,15 @@
 -- planned again only when the clinic differs from the previous call's (plancache compares
 -- the search_path).
 
+-- PL/pgSQL, not SQL: a scalar SQL function whose body has a sub-select is never inlined, and
+-- its body was parsed and planned again in every transaction that called it (0.1 ms of each
+-- booking's statistics trigger); PL/pgSQL keeps the plan for the session.
 CREATE OR REPLACE FUNCTION stats_clinic_zone() RETURNS text
-LANGUAGE sql STABLE AS $fn$
-    SELECT coalesce((SELECT t.timezone FROM public.tenants t
-                     WHERE t.schema_name = current_schema()::text COLLATE "default"), 'UTC')
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN coalesce((SELECT t.timezone FROM public.tenants t
+                     WHERE t.schema_name = current_schema()::text COLLATE "default"), 'UTC');
+END
 $fn$;
 
 -- The statistics triggers of 0090/0129 with cached plans (issue 18): same rollup, same
