@@ -154,6 +154,71 @@ def app_pools() -> Iterator[Any]:
         yield from _groups.pools
 
 
+def acquire_timeout() -> float | None:
+    """``CAREBOOK_DB_ACQUIRE_TIMEOUT`` (seconds, default 30; 0 = no limit): how long a
+    request waits for a pooled connection before it is answered 503 ``busy_retry``."""
+    seconds = float(os.environ.get("CAREBOOK_DB_ACQUIRE_TIMEOUT") or 30)
+    return seconds if seconds > 0 else None
+
+
+class _Bounded:
+    """``pool.acquire()`` that waits at most ``acquire_timeout()`` (unless given a timeout):
+    past it a ``DatabaseBusy`` (503 ``busy_retry``), counted by
+    ``carebook_db_acquire_timeouts_total``. Awaitable and an async context manager, as
+    asyncpg's own acquire is."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float | None) -> None:
+        self._ctx = pool.acquire(timeout=acquire_timeout() if timeout is None else timeout)
+
+    def __await__(self) -> Any:
+        return self._acquire().__await__()
+
+    async def _acquire(self) -> Any:
+        try:
+            return await self._ctx
+        except TimeoutError:
+            raise _busy() from None
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await self._ctx.__aenter__()
+        except TimeoutError:
+            raise _busy() from None
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._ctx.__aexit__(*exc)
+
+
+def _busy() -> Exception:
+    from carebook import metrics
+    from carebook.errors import DatabaseBusy
+
+    metrics.DB_ACQUIRE_TIMEOUTS.inc()
+    return DatabaseBusy()
+
+
+def acquire(pool: Any, timeout: float | None = None) -> _Bounded:
+    """A connection of ``pool`` (a clinic group or the platform pool), bounded in time."""
+    return _Bounded(getattr(pool, "raw", pool), timeout)
+
+
+class PlatformPool:
+    """The platform pool as the Piccolo engine holds it (``DB.pool``). Piccolo's ORM queries,
+    its transactions, the session checks and the admin call ``pool.acquire()`` without a
+    timeout, so under exhaustion they would wait for ever where ``carebook.tenancy``'s
+    transactions answer 503 after ``CAREBOOK_DB_ACQUIRE_TIMEOUT``; through this they wait as
+    long and fail the same way. Everything else is the asyncpg pool's (``raw``)."""
+
+    def __init__(self, raw: asyncpg.Pool) -> None:
+        self.raw = raw
+
+    def acquire(self, *, timeout: float | None = None) -> _Bounded:
+        return _Bounded(self.raw, timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
 async def start_pool() -> None:
     global _groups
     from carebook.piccolo_conf import DB
@@ -171,6 +236,7 @@ async def start_pool() -> None:
     await DB.start_connection_pool(
         min_size=min(MIN_PLATFORM, platform), max_size=platform, **options
     )
+    DB.pool = PlatformPool(DB.pool)
     if groups:
         pools = [
             await asyncpg.create_pool(**DB.config, min_size=0, max_size=each, **options)
@@ -205,6 +271,6 @@ async def stop_pool() -> None:
 
     pool, DB.pool = DB.pool, None
     groups, _groups = _groups, None
-    closing = [pool] if pool is not None else []
+    closing = [getattr(pool, "raw", pool)] if pool is not None else []
     closing += groups.pools if groups is not None else []
     await asyncio.gather(*(_close(p) for p in closing))

@@ -17,8 +17,8 @@ from uuid import UUID
 import asyncpg
 from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 
-from carebook.errors import DatabaseBusy, ValidationFailed
-from carebook.pools import claimed, clinic_pool
+from carebook.errors import ValidationFailed
+from carebook.pools import acquire, claimed, clinic_pool
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
 RESERVED_SLUGS = frozenset(
@@ -192,13 +192,6 @@ async def _count_clinic(conn: asyncpg.Connection, schema: str) -> None:
     await conn.close()
 
 
-def acquire_timeout() -> float | None:
-    """``CAREBOOK_DB_ACQUIRE_TIMEOUT`` (seconds, default 30; 0 = no limit): how long a
-    request waits for a pooled connection before it is answered 503 ``busy_retry``."""
-    seconds = float(os.environ.get("CAREBOOK_DB_ACQUIRE_TIMEOUT") or 30)
-    return seconds if seconds > 0 else None
-
-
 # Whether this task holds a pooled connection. A task that asks for a second one while it
 # holds a first can deadlock a small pool (a worker's: every connection held by a task that
 # waits for another); tests run with CAREBOOK_NESTED_CONNECTIONS=fail so none does. A task
@@ -225,13 +218,7 @@ async def _connection(schema: str | None = None) -> AsyncIterator[asyncpg.Connec
         held = _holding.set(True)
         try:
             with claimed(pool):  # from before the acquire: see carebook.pools.claimed
-                try:
-                    conn = await pool.acquire(timeout=acquire_timeout())
-                except TimeoutError:
-                    from carebook import metrics
-
-                    metrics.DB_ACQUIRE_TIMEOUTS.inc()
-                    raise DatabaseBusy() from None
+                conn = await acquire(pool)
                 try:
                     yield conn
                     if schema is not None:

@@ -228,3 +228,40 @@ def test_group_sizes_add_up_to_the_pool(
     if groups:
         assert pools.group_sizes(size, groups) == (platform, each)
         assert platform + groups * each == size
+
+
+async def test_piccolo_queries_wait_no_longer_than_ours(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, no_sweeper: None
+) -> None:
+    """Piccolo's ORM, its transactions and the admin's session checks take connections of
+    the platform pool without a timeout of their own; through ``pools.PlatformPool`` they
+    give up after ``CAREBOOK_DB_ACQUIRE_TIMEOUT`` as ``carebook.tenancy`` does."""
+    from piccolo.apps.user.tables import BaseUser
+
+    from carebook.piccolo_conf import DB
+
+    monkeypatch.setenv("CAREBOOK_DB_ACQUIRE_TIMEOUT", "0.3")
+    assert isinstance(DB.pool, pools.PlatformPool)
+    before = _acquire_timeouts()
+    async with AsyncExitStack() as stack:
+        admin = await stack.enter_async_context(
+            httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+        )
+        assert (await admin.get("/admin/")).status_code == 200  # its CSRF cookie
+        for _ in range(DB.pool.get_max_size()):
+            await stack.enter_async_context(DB.pool.raw.acquire(timeout=5))
+        with pytest.raises(DatabaseBusy):
+            await asyncio.wait_for(BaseUser.count(), timeout=5)
+        with pytest.raises(DatabaseBusy):
+            async with DB.transaction():
+                pass
+        busy = await client.get("/ready")
+        assert busy.status_code == 503, busy.text
+        # The admin's sign-in checks the user with Piccolo's ORM.
+        signing_in = await asyncio.wait_for(admin.post(
+            "/admin/public/login/", json={"username": "nobody", "password": "x"},
+            headers={"X-CSRFToken": admin.cookies.get("csrftoken", "")}), timeout=10)  # fmt: skip
+        problem(signing_in, 503, "busy_retry")
+    assert _acquire_timeouts() >= before + 4
+    await asyncio.wait_for(BaseUser.count(), timeout=5)  # answers again
+    assert (await client.get("/ready")).status_code == 200
