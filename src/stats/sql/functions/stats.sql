@@ -76,6 +76,17 @@ CREATE OR REPLACE FUNCTION stats_daily_to_monthly() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(TG_TABLE_SCHEMA);
+    -- A day's counters moved (every booking and transition: the upsert's UPDATE): the month
+    -- takes the difference in one upsert instead of subtracting OLD and adding NEW.
+    IF TG_OP = 'UPDATE' AND date_trunc('month', OLD.day) = date_trunc('month', NEW.day)
+       AND OLD.calendar_id = NEW.calendar_id AND OLD.specialist_id = NEW.specialist_id THEN
+        PERFORM stats_monthly_add(
+            NEW.day, NEW.calendar_id, NEW.specialist_id, NEW.booked - OLD.booked,
+            NEW.completed - OLD.completed, NEW.cancelled - OLD.cancelled,
+            NEW.no_show - OLD.no_show, NEW.booked_minutes - OLD.booked_minutes,
+            NEW.rating_sum - OLD.rating_sum, NEW.rating_count - OLD.rating_count);
+        RETURN NULL;
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         PERFORM stats_monthly_add(
             OLD.day, OLD.calendar_id, OLD.specialist_id, -OLD.booked, -OLD.completed,
