@@ -207,7 +207,11 @@ class PlatformPool:
     its transactions, the session checks and the admin call ``pool.acquire()`` without a
     timeout, so under exhaustion they would wait for ever where ``carebook.tenancy``'s
     transactions answer 503 after ``CAREBOOK_DB_ACQUIRE_TIMEOUT``; through this they wait as
-    long and fail the same way. Everything else is the asyncpg pool's (``raw``)."""
+    long and fail the same way. Everything else is the asyncpg pool's (``raw``) — including
+    asyncpg's own shortcuts (``pool.fetch()``, ``pool.execute()``), which acquire from
+    ``raw`` unbounded; no code of ours calls them."""
+
+    __slots__ = ("raw",)
 
     def __init__(self, raw: asyncpg.Pool) -> None:
         self.raw = raw
@@ -216,6 +220,8 @@ class PlatformPool:
         return _Bounded(self.raw, timeout)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "raw":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.raw, name)
 
 
@@ -236,7 +242,8 @@ async def start_pool() -> None:
     await DB.start_connection_pool(
         min_size=min(MIN_PLATFORM, platform), max_size=platform, **options
     )
-    DB.pool = PlatformPool(DB.pool)
+    if DB.pool is not None and not isinstance(DB.pool, PlatformPool):
+        DB.pool = PlatformPool(DB.pool)
     if groups:
         pools = [
             await asyncpg.create_pool(**DB.config, min_size=0, max_size=each, **options)

@@ -1,12 +1,13 @@
 """The request paths keep their plans (issue 18).
 
-A SQL-language function that PostgreSQL cannot inline (a body with a sub-select, a FROM or a
-data-modifying statement) is parsed and planned again in every transaction that calls it;
-PL/pgSQL keeps its statements' plans for the session. ``stats_clinic_zone()`` and
-``clinic_setting_int()`` were such functions (0.1 ms each on every booking), and
-``clinic_event_head()``/``next_hold_expiry()`` on every kept slots document. With
-``track_functions = 'all'`` PostgreSQL counts every call of a function it does not inline,
-so a transaction's own statistics name any such shared function a request path still calls.
+Up to PostgreSQL 17, a SQL-language function that PostgreSQL cannot inline (a body with a
+sub-select, a FROM or a data-modifying statement) is parsed and planned again in every
+transaction that calls it; PL/pgSQL keeps its statements' plans for the session.
+``stats_clinic_zone()`` and ``clinic_setting_int()`` were such functions (0.1 ms each on
+every booking), and ``clinic_event_head()``/``next_hold_expiry()`` on every kept slots
+document. With ``track_functions = 'all'`` PostgreSQL counts every call of a function it
+does not inline, so a transaction's own statistics name any such shared function a request
+path still calls.
 """
 
 from __future__ import annotations

@@ -255,13 +255,10 @@ async def test_piccolo_queries_wait_no_longer_than_ours(
         with pytest.raises(DatabaseBusy):
             async with DB.transaction():
                 pass
-        busy = await client.get("/ready")
-        assert busy.status_code == 503, busy.text
         # The admin's sign-in checks the user with Piccolo's ORM.
         signing_in = await asyncio.wait_for(admin.post(
             "/admin/public/login/", json={"username": "nobody", "password": "x"},
             headers={"X-CSRFToken": admin.cookies.get("csrftoken", "")}), timeout=10)  # fmt: skip
         problem(signing_in, 503, "busy_retry")
-    assert _acquire_timeouts() >= before + 4
+    assert _acquire_timeouts() >= before + 3
     await asyncio.wait_for(BaseUser.count(), timeout=5)  # answers again
-    assert (await client.get("/ready")).status_code == 200
