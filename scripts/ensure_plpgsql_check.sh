@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Make the plpgsql_check extension available on the PostgreSQL server at $1 (a URL; default
+# $DATABASE_URL), so that tests/carebook/test_plpgsql_check.py can check every shared
+# PL/pgSQL body against a clinic schema (PostgreSQL itself checks only their syntax). For a
+# Debian cluster (the machine's PostgreSQL) it installs postgresql-<major>-plpgsql-check via
+# apt when missing. Exit codes: 0 available, 3 not available (with the reason on stderr).
+set -euo pipefail
+url="${1:-${DATABASE_URL:-}}"
+[[ -n "$url" ]] || { echo "ensure_plpgsql_check: no server URL given" >&2; exit 3; }
+
+fail() {
+    echo "ensure_plpgsql_check: $1" >&2
+    echo "  Install the extension for this server (Debian: apt-get install postgresql-<major>-plpgsql-check)." >&2
+    exit 3
+}
+
+query() { psql "$url" -XAtqc "$1"; }
+command -v psql >/dev/null 2>&1 || fail "psql is not on PATH."
+available=$(query "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql_check'") \
+    || fail "cannot connect to $url."
+[[ "$available" == 1 ]] && exit 0
+
+major=$(query "SELECT current_setting('server_version_num')::int / 10000")
+package="postgresql-$major-plpgsql-check"
+[[ -d "/usr/lib/postgresql/$major" ]] || fail "the server is not a Debian PostgreSQL $major of this machine."
+command -v apt-get >/dev/null 2>&1 || fail "$package is missing and apt-get is not available."
+if [[ "$(id -u)" -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+else
+    fail "$package is missing and installing it needs root (or passwordless sudo)."
+fi
+echo "ensure_plpgsql_check: installing Debian's $package..." >&2
+if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >&2; then
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || fail "apt-get update failed."
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >&2 \
+        || fail "apt-get install $package failed."
+fi
+[[ "$(query "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql_check'")" == 1 ]] \
+    || fail "$package was installed but the server does not list plpgsql_check."
