@@ -20,20 +20,7 @@ fi
 
 [[ -x /usr/bin/chromium ]] && exit 0
 
-command -v apt-get >/dev/null 2>&1 || fail "/usr/bin/chromium is missing and apt-get is not available."
-
-if [[ "$(id -u)" -eq 0 ]]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-else
-    fail "/usr/bin/chromium is missing and installing it needs root (or passwordless sudo)."
-fi
-
-echo "ensure_chromium: installing Debian's chromium package..." >&2
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || fail "apt-get update failed."
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2 \
-    || fail "apt-get install chromium failed."
+"$(dirname "$0")/apt_install.sh" chromium || fail "/usr/bin/chromium is missing and could not be installed."
 
 version="$(/usr/bin/chromium --version 2>/dev/null)" || fail "chromium was installed but 'chromium --version' failed."
 echo "ensure_chromium: $version" >&2

@@ -24,23 +24,11 @@ if [[ -x /usr/sbin/pgbouncer ]]; then
     exit 0
 fi
 
-command -v apt-get >/dev/null 2>&1 || fail "/usr/sbin/pgbouncer is missing and apt-get is not available."
-
-if [[ "$(id -u)" -eq 0 ]]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-else
-    fail "/usr/sbin/pgbouncer is missing and installing it needs root (or passwordless sudo)."
-fi
-
-echo "ensure_pgbouncer: installing Debian's pgbouncer package..." >&2
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || fail "apt-get update failed."
+"$(dirname "$0")/apt_install.sh" pgbouncer || fail "/usr/sbin/pgbouncer is missing and could not be installed."
 # The package's own service is not wanted: Carebook starts PgBouncer with its own config.
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pgbouncer >&2 \
-    || fail "apt-get install pgbouncer failed."
 if command -v systemctl >/dev/null 2>&1; then
-    "${SUDO[@]}" systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+    sudo=(); [[ "$(id -u)" -eq 0 ]] || sudo=(sudo -n)
+    "${sudo[@]}" systemctl disable --now pgbouncer >/dev/null 2>&1 || true
 fi
 
 /usr/sbin/pgbouncer --version >&2 || fail "pgbouncer was installed but 'pgbouncer --version' failed."

@@ -23,19 +23,6 @@ available=$(query "SELECT count(*) FROM pg_available_extensions WHERE name = 'pl
 major=$(query "SELECT current_setting('server_version_num')::int / 10000")
 package="postgresql-$major-plpgsql-check"
 [[ -d "/usr/lib/postgresql/$major" ]] || fail "the server is not a Debian PostgreSQL $major of this machine."
-command -v apt-get >/dev/null 2>&1 || fail "$package is missing and apt-get is not available."
-if [[ "$(id -u)" -eq 0 ]]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-else
-    fail "$package is missing and installing it needs root (or passwordless sudo)."
-fi
-echo "ensure_plpgsql_check: installing Debian's $package..." >&2
-if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >&2; then
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || fail "apt-get update failed."
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >&2 \
-        || fail "apt-get install $package failed."
-fi
+"$(dirname "$0")/apt_install.sh" "$package" || fail "$package is missing and could not be installed."
 [[ "$(query "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql_check'")" == 1 ]] \
     || fail "$package was installed but the server does not list plpgsql_check."
