@@ -11,6 +11,7 @@ For the job relay and dead letters (issue 11), set from the relay / worker code:
     from carebook import metrics
     metrics.JOB_RELAY_LAG.observe(seconds_from_outbox_insert_to_enqueue)
     metrics.JOBS_RELAYED.inc(batch_size)
+    metrics.JOB_RELAY_BATCH.observe(batch_size)
     metrics.DEAD_LETTERS.set(count_of_rows_in_the_dead_letter_table)  # after each change
 """
 
@@ -85,6 +86,11 @@ JOB_RELAY_LAG = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0),
 )
 JOBS_RELAYED = Counter("carebook_jobs_relayed", "Jobs moved from the job outbox to the broker.")
+JOB_RELAY_BATCH = Histogram(
+    "carebook_job_relay_batch_jobs",
+    "Jobs claimed and sent per relay round (one claim transaction, one Redis round trip).",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+)
 DEAD_LETTERS = Gauge(
     "carebook_dead_letters",
     "Jobs in the dead-letter list (a global figure: the latest value set by any process).",

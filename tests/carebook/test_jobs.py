@@ -212,3 +212,39 @@ def _is_leader(scheduler: Scheduler):  # type: ignore[no-untyped-def]
 
 async def _effects_at_least(clinic: Clinic, n: int) -> bool:
     return (await job_probe.counts(clinic.tenant))[1] >= n
+
+
+async def test_commits_made_while_the_relay_rests_go_in_one_round(clinic: Clinic) -> None:
+    """After a round that sent jobs the relay rests (``coalesce_ms``) before claiming again:
+    under load, the jobs of several commits share one claim and one Redis round trip."""
+    import asyncpg
+
+    from carebook.jobs.relay import Relay
+
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute("DELETE FROM public.job_outbox")  # no other test's jobs
+    finally:
+        await conn.close()
+    await job_probe.create_probe_tables(clinic.tenant)
+
+    async def commit_one() -> None:
+        async with tenant_tx(clinic.tenant) as conn:
+            await outbox.enqueue(conn, job_probe.PROBE, {"label": "rest"})
+
+    relay = Relay(DATABASE_URL, coalesce_ms=2000)
+    await relay.start()
+    try:
+        await commit_one()
+
+        async def sent(n: int) -> bool:
+            return relay.sent >= n
+
+        await wait_for(lambda: sent(1))
+        assert relay.rounds == 1
+        await commit_one()  # two commits while it rests...
+        await commit_one()
+        await wait_for(lambda: sent(3))
+        assert relay.rounds == 2  # ...one round
+    finally:
+        await relay.stop()

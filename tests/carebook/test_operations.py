@@ -188,6 +188,7 @@ async def test_metrics_by_route_template_and_request_ids(
     for name in ("carebook_db_pool_connections{state=\"max\"}", "carebook_sse_subscribers",
                  "carebook_listen_connected 1.0", "carebook_holds_swept_total",
                  "carebook_events_outbox_lag_seconds_bucket", "carebook_job_relay_lag_seconds",
+                 "carebook_job_relay_batch_jobs",
                  "carebook_dead_letters"):  # fmt: skip
         assert name in text, name
 

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 CHANNEL = "carebook_jobs"
 BATCH = 200
 POLL_SECONDS = 1.0
+# After a round that sent jobs, the relay rests this long before it claims again, so that
+# under load the jobs of several commits go in one round (a round's claim transaction and
+# Redis round trip cost more than its jobs); a commit after a quiet spell is claimed at once.
+# CAREBOOK_RELAY_COALESCE_MS overrides it (0: no rest).
+COALESCE_MS = 5.0
 BACKOFF_FIRST, BACKOFF_CAP = 0.1, 5.0
 
 _CLAIM = """
@@ -107,10 +112,16 @@ def _send(broker: RedisBroker, messages: list[dramatiq.Message[Any]]) -> None:
 class Relay:
     """Moves committed jobs to Dramatiq; ``start()``/``stop()`` from the owning event loop."""
 
-    def __init__(self, database_url: str, *, batch: int = BATCH) -> None:
+    def __init__(
+        self, database_url: str, *, batch: int = BATCH, coalesce_ms: float | None = None
+    ) -> None:
         self.database_url = database_url
         self.batch = batch
+        if coalesce_ms is None:
+            coalesce_ms = float(os.environ.get("CAREBOOK_RELAY_COALESCE_MS") or COALESCE_MS)
+        self.coalesce = coalesce_ms / 1000
         self.sent = 0
+        self.rounds = 0  # rounds that sent jobs
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._crash_after_send = os.environ.get("CAREBOOK_RELAY_CRASH_AFTER_SEND") == "1"
@@ -148,8 +159,10 @@ class Relay:
             if self._crash_after_send:  # fault injection for tests: die before the commit
                 os._exit(17)
         self.sent += len(messages)
+        self.rounds += 1
         now = time.time()
         metrics.JOBS_RELAYED.inc(len(messages))
+        metrics.JOB_RELAY_BATCH.observe(len(rows))
         for row in rows:
             metrics.JOB_RELAY_LAG.observe(max(0.0, now - row["created_at"].timestamp()))
         return len(rows)
@@ -163,8 +176,10 @@ class Relay:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 delay = BACKOFF_FIRST
                 while True:
-                    while await self.relay_once(conn) == self.batch:
+                    while (sent := await self.relay_once(conn)) == self.batch:
                         pass
+                    if sent and self.coalesce > 0:
+                        await asyncio.sleep(self.coalesce)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                     self._wake.clear()
