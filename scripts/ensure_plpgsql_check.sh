@@ -15,14 +15,13 @@ fail() {
 }
 
 query() { psql "$url" -XAtqc "$1"; }
+available() { [[ "$(query "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql_check'")" == 1 ]]; }
 command -v psql >/dev/null 2>&1 || fail "psql is not on PATH."
-available=$(query "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql_check'") \
-    || fail "cannot connect to $url."
-[[ "$available" == 1 ]] && exit 0
+query "SELECT 1" >/dev/null || fail "cannot connect to $url."
+available && exit 0
 
 major=$(query "SELECT current_setting('server_version_num')::int / 10000")
 package="postgresql-$major-plpgsql-check"
 [[ -d "/usr/lib/postgresql/$major" ]] || fail "the server is not a Debian PostgreSQL $major of this machine."
 "$(dirname "$0")/apt_install.sh" "$package" || fail "$package is missing and could not be installed."
-[[ "$(query "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql_check'")" == 1 ]] \
-    || fail "$package was installed but the server does not list plpgsql_check."
+available || fail "$package was installed but the server does not list plpgsql_check."

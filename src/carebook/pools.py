@@ -197,9 +197,9 @@ def _busy() -> Exception:
     return DatabaseBusy()
 
 
-def acquire(pool: Any, timeout: float | None = None) -> _Bounded:
+def acquire(pool: Any) -> _Bounded:
     """A connection of ``pool`` (a clinic group or the platform pool), bounded in time."""
-    return _Bounded(getattr(pool, "raw", pool), timeout)
+    return _Bounded(getattr(pool, "raw", pool), None)
 
 
 class PlatformPool:

@@ -94,16 +94,13 @@ async def test_every_shared_plpgsql_body_checks_against_a_clinic(clinic: Clinic)
             found: dict[str, list[str]] = {}
             for f in functions:
                 relid = 0
-                if f["is_trigger"]:  # checked on one clinic table it is a trigger of
+                if f["is_trigger"]:  # checked on a table it is a trigger of: the clinic's first
                     relid = await conn.fetchval(
                         "SELECT t.tgrelid FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-                        " WHERE t.tgfoid = $1 AND c.relnamespace = $2::regnamespace LIMIT 1",
+                        " WHERE t.tgfoid = $1 ORDER BY c.relnamespace = $2::regnamespace DESC"
+                        " LIMIT 1",
                         f["oid"], clinic.tenant.schema,
                     )  # fmt: skip
-                    if relid is None:  # a trigger of platform tables (public)
-                        relid = await conn.fetchval(
-                            "SELECT tgrelid FROM pg_trigger WHERE tgfoid = $1 LIMIT 1", f["oid"]
-                        )
                     assert relid is not None, f"{f['proname']}: a trigger function of no table"
                 oid = await _copy_without_search_path(conn, f["oid"]) if f["pinned"] else f["oid"]
                 if errors := await _errors(conn, oid, relid):
