@@ -28,6 +28,7 @@ from tests.bookings.lifecycle_support import (
 )
 from tests.bookings.support import bookable, events_of, place_hold, slot
 from tests.conftest import Clinic
+from tests.forms.support import create_form
 
 CASES = [(state, action) for state in STAFF_ALLOWED for action in ACTIONS]
 
@@ -69,8 +70,12 @@ async def test_transition_table(
     jobs = await outbox_jobs(clinic.tenant, appt["appointment_id"])
     caused = [j for j in jobs if j["args"]["event"] == target]
     async with tenant_tx(clinic.tenant) as conn:
+        # This clinic has no video calendar, no forms and no webhook endpoint: the effects
+        # with a condition (only_if) have nothing to do and are not written.
         wanted = await conn.fetch(
-            "SELECT actor FROM public.lifecycle_effects WHERE event = $1 ORDER BY actor", target
+            "SELECT actor FROM public.lifecycle_effects WHERE event = $1 AND only_if IS NULL "
+            "ORDER BY actor",
+            target,
         )
     assert [j["actor"] for j in caused] == [w["actor"] for w in wanted]
     assert all(j["args"]["version"] == after["version"] for j in caused)
@@ -87,8 +92,8 @@ async def test_booking_records_history_jobs_and_upcoming_schedule(
             for h in body["history"]] == [("booked", "held", "booked", "patient")]  # fmt: skip
     assert body["history"][0]["actor_id"] == body["patient"]["id"]
     actors = sorted(j["actor"] for j in await outbox_jobs(clinic.tenant, appt["appointment_id"]))
-    assert actors == ["bookings.record_patient", "forms.generate_intake", "notifications.booked",
-                      "notifications.webhooks", "video.create_room"]  # fmt: skip
+    # No video calendar, intake form or webhook endpoint here: only the unconditional jobs.
+    assert actors == ["bookings.record_patient", "notifications.booked"]
     async with tenant_tx(clinic.tenant) as conn:
         due = await conn.fetchrow(
             "SELECT due_at, actor FROM public.scheduled_jobs WHERE schema_name = $1 AND key = $2",
@@ -99,6 +104,55 @@ async def test_booking_records_history_jobs_and_upcoming_schedule(
         )
     assert due["actor"] == "bookings.mark_upcoming"
     assert due["due_at"] == start - timedelta(hours=24)
+
+
+async def test_conditional_effects_are_written_when_they_have_work(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    """lifecycle_effects.only_if: the video, forms and webhooks jobs are written exactly when
+    their domain's condition holds for the appointment, on booking and on a transition."""
+    setup = await bookable(clinic.tenant)
+    intake = await create_form(client, clinic, "Health questionnaire")
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute(
+            "UPDATE calendars SET video = true, required_form_ids = ARRAY[$2::uuid] WHERE id = $1",
+            setup.calendar_id, UUID(intake["id"]),
+        )  # fmt: skip
+        endpoint = await conn.fetchval(
+            "INSERT INTO webhook_endpoints (url, secret, events) "
+            "VALUES ('https://hooks.example.test/in', 'whsec_x', '{*}') RETURNING id"
+        )
+    first = await book(client, clinic, setup)
+    actors = sorted(j["actor"] for j in await outbox_jobs(clinic.tenant, first["appointment_id"]))
+    assert actors == ["bookings.record_patient", "forms.generate_intake", "notifications.booked",
+                      "notifications.webhooks", "video.create_room"]  # fmt: skip
+
+    # The endpoint paused and the calendar no longer video, no forms required: the next
+    # booking writes only the unconditional jobs...
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute("UPDATE webhook_endpoints SET active = false WHERE id = $1", endpoint)
+        await conn.execute(
+            "UPDATE calendars SET video = false, required_form_ids = '{}' WHERE id = $1",
+            setup.calendar_id,
+        )
+    second = await book(client, clinic, setup, start=slot(clinic.tenant, days=4))
+    actors = sorted(j["actor"] for j in await outbox_jobs(clinic.tenant, second["appointment_id"]))
+    assert actors == ["bookings.record_patient", "notifications.booked"]
+
+    # ...while the first appointment, which has a video room, still gets its room deleted
+    # when it is cancelled.
+    async with tenant_tx(clinic.tenant) as conn:
+        await conn.execute(
+            "INSERT INTO video_rooms (appointment_id, provider, room_name, opens_at, closes_at) "
+            "SELECT id, 'builtin', 'room-' || id, starts_at, ends_at FROM appointments "
+            "WHERE id = $1",
+            UUID(first["appointment_id"]),
+        )
+    r = await act(client, clinic, first["appointment_id"], "cancel", reason="test")
+    assert r.status_code == 200, r.text
+    cancelled = [j["actor"] for j in await outbox_jobs(clinic.tenant, first["appointment_id"])
+                 if j["args"]["event"] == "cancelled"]  # fmt: skip
+    assert sorted(cancelled) == ["notifications.cancelled", "video.delete_room"]
 
 
 async def test_history_is_append_only(client: httpx.AsyncClient, clinic: Clinic) -> None:

@@ -40,17 +40,34 @@ BEGIN
 END
 $fn$;
 
+-- The jobs of one lifecycle event: every effect listed for it, except those whose condition
+-- (lifecycle_effects.only_if, a shared function of the owning domain) says it has nothing to
+-- do for this appointment. One INSERT, so the outbox's NOTIFY trigger fires once.
 CREATE OR REPLACE FUNCTION enqueue_lifecycle_jobs(p_appointment uuid, p_event text,
                                                   p_version integer, p_history bigint)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    e record;
+    v_wanted boolean;
+    v_actors text[] := '{}';
 BEGIN
-    INSERT INTO public.job_outbox (schema_name, actor, args)
-    SELECT current_schema(), e.actor,
-           jsonb_build_object('appointment_id', p_appointment, 'event', p_event,
-                              'version', p_version, 'history_id', p_history)
-    FROM public.lifecycle_effects e
-    WHERE e.event = p_event
-    ORDER BY e.actor;
+    FOR e IN SELECT le.actor, le.only_if FROM public.lifecycle_effects le
+             WHERE le.event = p_event ORDER BY le.actor LOOP
+        IF e.only_if IS NOT NULL THEN
+            EXECUTE format('SELECT public.%I($1, $2)', e.only_if)
+                INTO v_wanted USING p_appointment, p_event;
+            CONTINUE WHEN v_wanted IS FALSE;
+        END IF;
+        v_actors := v_actors || e.actor;
+    END LOOP;
+    IF cardinality(v_actors) > 0 THEN
+        INSERT INTO public.job_outbox (schema_name, actor, args)
+        SELECT current_schema(), a.actor,
+               jsonb_build_object('appointment_id', p_appointment, 'event', p_event,
+                                  'version', p_version, 'history_id', p_history)
+        FROM unnest(v_actors) WITH ORDINALITY AS a (actor, ord)
+        ORDER BY a.ord;
+    END IF;
 END
 $fn$;
 

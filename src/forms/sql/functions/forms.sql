@@ -100,3 +100,18 @@ BEGIN
     RETURN v_made;
 END
 $$;
+
+-- The condition of the forms actors in public.lifecycle_effects: on 'booked' the appointment
+-- requires intake forms; on 'done' the clinic has live post-appointment forms (what
+-- generate_form_instances() would pick). PL/pgSQL: its plan is kept.
+CREATE OR REPLACE FUNCTION forms_effect_wanted(p_appointment uuid, p_event text)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_event = 'booked' THEN
+        RETURN EXISTS (SELECT 1 FROM appointments a
+                       WHERE a.id = p_appointment AND cardinality(a.required_form_ids) > 0);
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM form_templates t
+                   WHERE t.phase = 'post_appointment' AND t.archived_at IS NULL);
+END
+$$;
