@@ -124,13 +124,16 @@ async def apply_shared_functions(conn: asyncpg.Connection) -> list[str]:
 
     The caller holds the migrate lock. Bodies name clinic tables that ``public`` lacks, so
     they are created with ``check_function_bodies`` off (tests/carebook/test_shared_functions
-    validates them against a clinic schema instead).
+    validates them against a clinic schema instead). Every changed file goes in ONE
+    transaction: functions of one domain call another's (``enqueue_lifecycle_jobs()`` the
+    domains' effect conditions), and serving clinics must never see the new caller without
+    its new callee, nor a half-applied set after a failed migrate.
     """
     done = []
-    for shared in await unapplied_shared_files(conn):
-        async with conn.transaction():
-            await conn.execute("SET LOCAL search_path TO public")
-            await conn.execute("SET LOCAL check_function_bodies = off")
+    async with conn.transaction():
+        await conn.execute("SET LOCAL search_path TO public")
+        await conn.execute("SET LOCAL check_function_bodies = off")
+        for shared in await unapplied_shared_files(conn):
             await conn.execute(shared.sql)
             await conn.execute(
                 "INSERT INTO public.shared_sql_applied (name, sha256) VALUES ($1, $2) "
@@ -138,7 +141,7 @@ async def apply_shared_functions(conn: asyncpg.Connection) -> list[str]:
                 shared.name,
                 shared.sha256,
             )
-        done.append(shared.name)
+            done.append(shared.name)
     return done
 
 

@@ -127,6 +127,22 @@ async def test_conditional_effects_are_written_when_they_have_work(
     assert actors == ["bookings.record_patient", "forms.generate_intake", "notifications.booked",
                       "notifications.webhooks", "video.create_room"]  # fmt: skip
 
+    # The other events' conditions, asked directly: a video calendar's appointment without a
+    # room yet is moved and started like one with a room; 'done' writes the forms job once
+    # the clinic has a live post-appointment form.
+    async def wanted(condition: str, event: str) -> bool:
+        async with tenant_tx(clinic.tenant) as conn:
+            result: bool = await conn.fetchval(
+                f"SELECT public.{condition}($1, $2)", UUID(first["appointment_id"]), event
+            )
+        return result
+
+    assert await wanted("video_effect_wanted", "rescheduled")
+    assert await wanted("video_effect_wanted", "in_progress")
+    assert not await wanted("forms_effect_wanted", "done")
+    await create_form(client, clinic, "Visit report", "post_appointment")
+    assert await wanted("forms_effect_wanted", "done")
+
     # The endpoint paused and the calendar no longer video, no forms required: the next
     # booking writes only the unconditional jobs...
     async with tenant_tx(clinic.tenant) as conn:

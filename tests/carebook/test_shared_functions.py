@@ -284,6 +284,31 @@ async def test_shared_files_run_again_only_when_changed(
     assert (await migrate_all(direct_database_url())).shared_files_applied == 0
 
 
+async def test_changed_shared_files_apply_all_or_nothing(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shared functions call each other across files (enqueue_lifecycle_jobs() the domains'
+    effect conditions): a migrate that fails on one changed file applies none of them, so
+    serving clinics never see a caller without its callee."""
+    caller = SharedSql(
+        "tests/caller.sql",
+        "CREATE OR REPLACE FUNCTION atomic_probe_caller() RETURNS int LANGUAGE plpgsql "
+        "AS $$ BEGIN RETURN atomic_probe_callee(); END $$;",
+        "1" * 64,
+    )
+    broken = SharedSql(
+        "tests/callee.sql", "CREATE OR REPLACE FUNCTION atomic_probe_callee(", "2" * 64
+    )
+    files = (*migrations.shared_sql_files(), caller, broken)
+    monkeypatch.setattr("carebook.migrations.shared_sql_files", lambda: files)
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        await migrations.apply_shared_functions(conn)
+    assert await conn.fetchval("SELECT to_regproc('public.atomic_probe_caller')") is None
+    assert not await conn.fetchval(
+        "SELECT count(*) FROM public.shared_sql_applied WHERE name LIKE 'tests/%'"
+    )
+
+
 async def test_migrate_moves_existing_clinics_to_the_shared_functions_in_batches(
     make_clinic: Callable[..., Awaitable[Clinic]],
     conn: asyncpg.Connection,

@@ -176,11 +176,14 @@ class Relay:
                 conn = await asyncpg.connect(self.database_url)
                 await conn.add_listener(CHANNEL, self._on_notify)
                 while True:
-                    while (sent := await self.relay_once(conn)) == self.batch:
-                        pass
-                    # Only a round that got through resets the back-off: with Redis away,
-                    # connecting to PostgreSQL succeeds every time and proves nothing.
-                    delay = BACKOFF_FIRST
+                    sent = got_through = await self.relay_once(conn)
+                    while sent == self.batch:
+                        got_through += (sent := await self.relay_once(conn))
+                    # Only a round that sent jobs resets the back-off: with Redis away,
+                    # connecting to PostgreSQL succeeds every time and an empty round (the
+                    # rows held by another relay) never touches Redis; neither proves it back.
+                    if got_through:
+                        delay = BACKOFF_FIRST
                     if sent and self.coalesce > 0:
                         await asyncio.sleep(self.coalesce)
                     with contextlib.suppress(TimeoutError):
