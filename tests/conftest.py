@@ -73,8 +73,21 @@ def _prepare_services() -> tuple[str, str]:
     redis_url = ensure_redis(data_dir)
     os.environ["DATABASE_URL"] = db_url
     os.environ["REDIS_URL"] = redis_url
-    os.environ["CAREBOOK_QUEUE_NAMESPACE"] = f"carebook-test-{os.getpid()}"
+    os.environ["CAREBOOK_QUEUE_NAMESPACE"] = namespace = f"carebook-test-{os.getpid()}"
+    atexit.register(_drop_queue_keys, redis_url, namespace)
     return db_url, redis_url
+
+
+def _drop_queue_keys(redis_url: str, namespace: str) -> None:
+    """This run's Dramatiq keys (queues, acks, heartbeats): the machine's Redis outlives it."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=5)
+        for key in client.scan_iter(f"{namespace}:*", count=500):
+            client.delete(key)
+    except redis.RedisError as exc:  # the server may already be gone
+        print(f"note: could not delete the queue keys of {namespace}: {exc}")
 
 
 # DROP DATABASE waits for a checkpoint; on a slow disk with fsync on (the machine's server)
