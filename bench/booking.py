@@ -306,10 +306,10 @@ async def _drop_outbox(url: str) -> None:
 
 
 def main() -> None:
-    db_url = prepare("carebook_bench_booking")
-    setup = asyncio.run(_setup())
     if not 1 <= REPEAT <= 5:  # the HTTP runs book ~15 days each, below the same-SQL days
         raise SystemExit("BENCH_REPEAT must be 1 to 5")
+    db_url = prepare("carebook_bench_booking")
+    setup = asyncio.run(_setup())
     asyncio.run(same_sql._reset_stats(db_url))  # time the app's calls inside PostgreSQL too
     slots = [_slots(1) for _ in range(CLIENTS)]  # each HTTP run goes on where the last ended
     many = same_sql.MANY_CLIENTS_DAYS

@@ -305,7 +305,6 @@ async def jobs_running(client: httpx.AsyncClient) -> AsyncIterator[JobsRunning]:
     Actors run on the worker's AsyncIO loop with their own pool; jobs of every clinic of
     this pytest process flow while it runs.
     """
-    import asyncpg
     import dramatiq
 
     import carebook.actors  # noqa: F401 - declares every actor
@@ -314,11 +313,7 @@ async def jobs_running(client: httpx.AsyncClient) -> AsyncIterator[JobsRunning]:
 
     # Jobs that earlier tests of this process left in the outbox (no relay runs by default)
     # are not this test's business: running them all first would only make it slow.
-    conn = await asyncpg.connect(DATABASE_URL)
-    try:
-        await conn.execute("DELETE FROM public.job_outbox")
-    finally:
-        await conn.close()
+    await clear_job_outbox()
     relay = Relay(DATABASE_URL)
     await relay.start()
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
@@ -343,6 +338,17 @@ async def no_sweeper() -> AsyncIterator[None]:
     finally:
         if running:
             await sweeper.start_sweeper()
+
+
+async def clear_job_outbox() -> None:
+    """Empty this process's job outbox (jobs that earlier tests left, no relay running)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute("DELETE FROM public.job_outbox")
+    finally:
+        await conn.close()
 
 
 async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:

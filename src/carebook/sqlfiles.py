@@ -15,10 +15,11 @@ def sql(package: str, name: str) -> str:
 
 
 def platform_migration(
-    app_name: str, migration_id: str, description: str, package: str, name: str
+    app_name: str, migration_id: str, description: str, name: str
 ) -> Callable[[], Awaitable[Any]]:
-    """``forwards`` of a Piccolo migration that runs ``<package>/sql/platform/<name>`` (raw
-    SQL: the platform tables' CHECKs, defaults and seed rows) in Piccolo's transaction."""
+    """``forwards`` of a Piccolo migration of the app (a package of the same name) that runs
+    ``<app_name>/sql/platform/<name>`` (raw SQL: the platform tables' CHECKs, defaults and
+    seed rows) in Piccolo's transaction."""
 
     async def forwards() -> Any:
         from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -33,7 +34,7 @@ def platform_migration(
             transaction = DB.current_transaction.get()
             if transaction is None:  # Piccolo runs every migration in a transaction
                 raise RuntimeError(f"{migration_id} ran outside a transaction")
-            await transaction.connection.execute(sql(package, f"platform/{name}"))
+            await transaction.connection.execute(sql(app_name, f"platform/{name}"))
 
         manager.add_raw(run)
         return manager

@@ -15,7 +15,7 @@ from carebook.jobs.scheduler import Scheduler
 from carebook.tenancy import tenant_tx
 from tests.bookings.lifecycle_support import book, detail, outbox_jobs
 from tests.bookings.support import bookable, slot
-from tests.conftest import DATABASE_URL, Clinic, JobsRunning, wait_for
+from tests.conftest import DATABASE_URL, Clinic, JobsRunning, clear_job_outbox, wait_for
 
 
 async def _enqueue_probes(clinic: Clinic, n: int, **args: object) -> list[UUID]:
@@ -217,15 +217,9 @@ async def _effects_at_least(clinic: Clinic, n: int) -> bool:
 async def test_commits_made_while_the_relay_rests_go_in_one_round(clinic: Clinic) -> None:
     """After a round that sent jobs the relay rests (``coalesce_ms``) before claiming again:
     under load, the jobs of several commits share one claim and one Redis round trip."""
-    import asyncpg
-
     from carebook.jobs.relay import Relay
 
-    conn = await asyncpg.connect(DATABASE_URL)
-    try:
-        await conn.execute("DELETE FROM public.job_outbox")  # no other test's jobs
-    finally:
-        await conn.close()
+    await clear_job_outbox()  # no other test's jobs
     await job_probe.create_probe_tables(clinic.tenant)
 
     async def commit_one() -> None:

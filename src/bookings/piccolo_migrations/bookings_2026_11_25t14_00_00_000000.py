@@ -6,4 +6,4 @@ ID = "2026-11-25T14:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "hold expiry hints"
 
-forwards = platform_migration("bookings", ID, DESCRIPTION, "bookings", "0001_hold_expiries.sql")
+forwards = platform_migration("bookings", ID, DESCRIPTION, "0001_hold_expiries.sql")

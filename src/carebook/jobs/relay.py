@@ -122,7 +122,6 @@ class Relay:
         self.coalesce = coalesce_ms / 1000
         self.sent = 0
         self.rounds = 0  # rounds that sent jobs
-        self.failures = 0  # rounds that failed (each followed by a back-off)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._crash_after_send = os.environ.get("CAREBOOK_RELAY_CRASH_AFTER_SEND") == "1"
@@ -176,13 +175,13 @@ class Relay:
                 conn = await asyncpg.connect(self.database_url)
                 await conn.add_listener(CHANNEL, self._on_notify)
                 while True:
-                    sent = got_through = await self.relay_once(conn)
-                    while sent == self.batch:
-                        got_through += (sent := await self.relay_once(conn))
+                    rounds = self.rounds
+                    while (sent := await self.relay_once(conn)) == self.batch:
+                        pass
                     # Only a round that sent jobs resets the back-off: with Redis away,
                     # connecting to PostgreSQL succeeds every time and an empty round (the
                     # rows held by another relay) never touches Redis; neither proves it back.
-                    if got_through:
+                    if self.rounds > rounds:
                         delay = BACKOFF_FIRST
                     if sent and self.coalesce > 0:
                         await asyncio.sleep(self.coalesce)
@@ -193,7 +192,6 @@ class Relay:
                 raise
             except Exception as exc:
                 # Redis or PostgreSQL away: the claimed rows rolled back; try again later.
-                self.failures += 1
                 log.warning("job relay: %s: %s; retrying in %.1f s", type(exc).__name__, exc,
                             delay)  # fmt: skip
                 await asyncio.sleep(delay)

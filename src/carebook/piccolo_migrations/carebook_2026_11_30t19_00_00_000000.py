@@ -7,4 +7,4 @@ ID = "2026-11-30T19:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "job outbox, lifecycle effects, scheduled jobs, dead letters"
 
-forwards = platform_migration("carebook", ID, DESCRIPTION, "carebook", "0001_jobs.sql")
+forwards = platform_migration("carebook", ID, DESCRIPTION, "0001_jobs.sql")

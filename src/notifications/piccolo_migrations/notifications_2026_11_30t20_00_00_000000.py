@@ -6,6 +6,4 @@ ID = "2026-11-30T20:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "webhooks actor on every lifecycle event"
 
-forwards = platform_migration(
-    "notifications", ID, DESCRIPTION, "notifications", "0001_webhooks.sql"
-)
+forwards = platform_migration("notifications", ID, DESCRIPTION, "0001_webhooks.sql")

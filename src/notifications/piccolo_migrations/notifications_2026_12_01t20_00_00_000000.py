@@ -6,6 +6,4 @@ ID = "2026-12-01T20:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "webhooks actor only for clinics with an active endpoint"
 
-forwards = platform_migration(
-    "notifications", ID, DESCRIPTION, "notifications", "0002_webhooks_condition.sql"
-)
+forwards = platform_migration("notifications", ID, DESCRIPTION, "0002_webhooks_condition.sql")
