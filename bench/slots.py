@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import logging
 import os
+import random
 import re
 import statistics
 import sys
@@ -202,8 +203,40 @@ async def time_level(tenant: Any, calendar: Any, runs: int, http: Any) -> dict[s
             elapsed = await get_slots(http, calendar, *query_days(0))
             if k >= 1:
                 kept_ms.append(elapsed)
-        os.environ["CAREBOOK_SLOTS_CACHE_MB"] = "0"
         result |= {"kept_p50": statistics.median(kept_ms), "kept_p95": percentile(kept_ms, 0.95)}
+        # Kept days: each request a different window, as for http, with the cache on. cold:
+        # the cache empty at the start, every request counted (the builds of days not seen
+        # yet too); days: the same windows again once each was asked (kept for 30 s).
+        os.environ["CAREBOOK_SLOTS_CACHE_MB"] = "32.5"  # a new, empty cache
+        cold_ms = [await get_slots(http, calendar, *query_days(k)) for k in range(http_runs)]
+        days_ms = [await get_slots(http, calendar, *query_days(k)) for k in range(http_runs)]
+        result |= {
+            "cold_p50": statistics.median(cold_ms),
+            "cold_p95": percentile(cold_ms, 0.95),
+            "days_p50": statistics.median(days_ms),
+            "days_p95": percentile(days_ms, 0.95),
+        }
+        # The same, with a booking's event on a random day of each window just before the
+        # request (a booking between any two page loads): that day is built again.
+        rng = random.Random(7)
+        async with tenant_tx(tenant) as conn:
+            staff = await conn.fetchval(
+                "SELECT array_agg(specialist_id) FROM calendar_specialists WHERE calendar_id = $1",
+                calendar,
+            )
+        event_ms: list[float] = []
+        for k in range(http_runs):
+            first, last = query_days(k)
+            day = first + timedelta(days=rng.randrange((last - first).days + 1))
+            start = first_instant(day, zone) + timedelta(hours=9, minutes=30 * rng.randrange(16))
+            async with tenant_tx(tenant) as conn:
+                await conn.execute(
+                    "SELECT publish_slot_event('slot.booked', $1, $2, $3, $4, 0)",
+                    calendar, rng.choice(staff), start, start + timedelta(minutes=30),
+                )  # fmt: skip
+            event_ms.append(await get_slots(http, calendar, first, last))
+        os.environ["CAREBOOK_SLOTS_CACHE_MB"] = "0"
+        result |= {"ev_p50": statistics.median(event_ms), "ev_p95": percentile(event_ms, 0.95)}
     result |= {
         "rows": float(count),
         "bytes": float(size),
@@ -292,7 +325,9 @@ async def main(levels: list[int], runs: int, with_http: bool) -> None:
     await conn.close()
     print("machine:", info, flush=True)
     names = ["sql p50", "sql p95", "svc p50", "svc p95", "http p50", "http p95",
-             "kept p50", "kept p95", "sql cpu", "svc cpu", "http cpu", "insert s",
+             "kept p50", "kept p95", "cold p50", "cold p95", "days p50",
+             "days p95", "ev p50", "ev p95", "sql cpu",
+             "svc cpu", "http cpu", "insert s",
              "load"]  # fmt: skip
     header = f"{'appointments':>12} {'slots':>6} {'KiB':>5} " + " ".join(f"{n:>8}" for n in names)
     lines = [header]
@@ -308,7 +343,9 @@ async def main(levels: list[int], runs: int, with_http: bool) -> None:
         done = level
         r = await time_level(tenant, calendar, runs, http)
         keys = ["sql_p50", "sql_p95", "svc_p50", "svc_p95", "http_p50", "http_p95",
-                "kept_p50", "kept_p95", "sql_cpu", "svc_cpu", "http_cpu"]  # fmt: skip
+                "kept_p50", "kept_p95", "cold_p50", "cold_p95", "days_p50",
+                "days_p95", "ev_p50", "ev_p95", "sql_cpu",
+                "svc_cpu", "http_cpu"]  # fmt: skip
         figures = [r.get(key, 0.0) for key in keys]
         line = (
             f"{level:>12,} {int(r['rows']):>6} {r['bytes'] / 1024:>5.0f} "
@@ -327,7 +364,11 @@ async def main(levels: list[int], runs: int, with_http: bool) -> None:
         "(times in ms; slots = (start, specialist) rows returned for 31 days; KiB = the"
         " response document; svc and http: a different window each request, built by the"
         " engine (the slots cache off); kept: the same window again through HTTP, served by"
-        " the slots cache; cpu = CPU ms per request, Python + PostgreSQL (sql: PostgreSQL"
+        " the slots cache; cold: a different window each request through HTTP, the cache on"
+        " and empty at first (days kept from earlier windows, the rest built); days: the same"
+        " windows again (every day kept); ev: the same again with a booking's event on a"
+        " random day of each window just before the request (that day built again);"
+        " cpu = CPU ms per request, Python + PostgreSQL (sql: PostgreSQL"
         " only); load = 1-minute load average after the level)"
     )
     if explain_text:

@@ -9,7 +9,7 @@ instant a slot?" for the bookings domain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -17,7 +17,7 @@ import asyncpg
 import msgspec
 
 from calendars.schemas import SlotsOut
-from calendars.slots_cache import State, slots_cache
+from calendars.slots_cache import Built, State, compose, slots_cache
 from carebook.errors import NotFound, ValidationFailed
 from carebook.tenancy import Tenant, call_in_schema
 from carebook.zones import first_instant, valid_zone
@@ -31,10 +31,11 @@ _SLOTS_DOCUMENT = (
     "SELECT missing, document FROM public.slots_document_in("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
-_CACHE_STATE = (
-    "SELECT head, next_hold_expiry, min_notice_minutes, horizon_days "
-    "FROM public.slots_cache_state_in($1, $2, $3)"
+_DAY_PIECES = (
+    "SELECT missing, duration_minutes, day, piece FROM public.slot_day_pieces_in("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
+_PIECES_STATE = "SELECT * FROM public.slot_pieces_state_in($1, $2, $3, $4)"
 _MISSING = {
     "calendar_not_found": lambda: NotFound("No such calendar.", code="calendar_not_found"),
     "specialist_not_found": lambda: NotFound(
@@ -106,12 +107,35 @@ async def slots_document(
     cache = slots_cache()
     if cache is None:
         return await build()
-    rows = await call_in_schema(tenant, _CACHE_STATE, calendar_id, now)
-    if not rows:  # no such active calendar: build() says so
-        return await build()
-    state = State(*rows[0])
-    key = (tenant.schema, tenant.timezone, calendar_id, start, end, zone_name, specialist_id)
-    return await cache.document(key, state, now, window_to, build)
+
+    async def read_state(since: int | None) -> State | None:
+        rows = await call_in_schema(tenant, _PIECES_STATE, calendar_id, now, since)
+        return State.from_row(rows[0]) if rows else None
+
+    async def build_days(first: date, last: date) -> Built:
+        rows = await call_in_schema(
+            tenant, _DAY_PIECES, calendar_id, first, last, zone_name, first_instant(first, zone),
+            first_instant(last + timedelta(days=1), zone), now, specialist_id, tenant.timezone,
+        )  # fmt: skip
+        if rows[0]["missing"] is not None:
+            raise _MISSING[rows[0]["missing"]]()
+        return rows[0]["duration_minutes"], [(r["day"], r["piece"].encode()) for r in rows]
+
+    days = []
+    for i in range((end - start).days + 1):
+        day = start + timedelta(days=i)
+        lo = first_instant(day, zone).astimezone(UTC)
+        days.append((day, lo, first_instant(day + timedelta(days=1), zone).astimezone(UTC)))
+    base = (tenant.schema, tenant.timezone, calendar_id, zone_name, specialist_id)
+    document = await cache.document(
+        base,
+        days,
+        now,
+        read_state,
+        build_days,
+        lambda duration, bodies: compose(calendar_id, zone_name, duration, bodies),
+    )
+    return document if document is not None else await build()  # no such calendar: say which
 
 
 async def available_slots(

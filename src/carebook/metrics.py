@@ -74,8 +74,13 @@ DB_ACQUIRE_TIMEOUTS = Counter(
 )
 SLOTS_CACHE = Counter(
     "carebook_slots_cache",
-    "Slots documents by how they were served: hit (kept, still current), shared (built once "
-    "for concurrent requests), miss (built).",
+    "Slots documents by how they were served: hit (every day kept, still current), shared "
+    "(the missing days built once for concurrent requests), miss (some days built).",
+    ["result"],
+)
+SLOTS_CACHE_DAYS = Counter(
+    "carebook_slots_cache_days",
+    "Days of slots documents by where they came from: kept (still current) or built.",
     ["result"],
 )
 HOLDS_SWEPT = Counter("carebook_holds_swept", "Expired holds released by the sweeper.")

@@ -4,7 +4,7 @@ Up to PostgreSQL 17, a SQL-language function that PostgreSQL cannot inline (a bo
 sub-select, a FROM or a data-modifying statement) is parsed and planned again in every
 transaction that calls it; PL/pgSQL keeps its statements' plans for the session.
 ``stats_clinic_zone()`` and ``clinic_setting_int()`` were such functions (0.1 ms each on
-every booking), and ``clinic_event_head()``/``next_hold_expiry()`` on every kept slots
+every booking), and ``clinic_event_head()`` and the next hold's expiry on every kept slots
 document. With ``track_functions = 'all'`` PostgreSQL counts every call of a function it
 does not inline, so a transaction's own statistics name any such shared function a request
 path still calls.
@@ -48,8 +48,14 @@ async def test_request_paths_call_no_shared_sql_function_planned_per_call(
                 schema, setup.calendar_id, start.date(), zone, start - timedelta(days=1),
                 start + timedelta(days=1),
             )  # fmt: skip
+            await conn.fetch(
+                "SELECT * FROM public.slot_day_pieces_in($1, $2, $3, $3, $4, $5, $6, now(),"
+                " NULL, $4)",
+                schema, setup.calendar_id, start.date(), zone, start - timedelta(days=1),
+                start + timedelta(days=1),
+            )  # fmt: skip
             await conn.fetchrow(
-                "SELECT * FROM public.slots_cache_state_in($1, $2, now())",
+                "SELECT * FROM public.slot_pieces_state_in($1, $2, now(), 0)",
                 schema, setup.calendar_id,
             )  # fmt: skip
             hold = await conn.fetchrow(
@@ -78,7 +84,8 @@ async def test_request_paths_call_no_shared_sql_function_planned_per_call(
     finally:
         await conn.close()
     # Tracking was on: the path's PL/pgSQL functions are counted...
-    assert {"public_catalog_document", "slots_document", "clinic_event_head", "hold_slot",
+    assert {"public_catalog_document", "slots_document", "slot_day_pieces", "clinic_event_head",
+            "clinic_events_since", "live_holds", "hold_slot",
             "book_hold", "transition_appointment", "stats_clinic_zone", "clinic_setting_int",
             "intake_forms_missing", "unschedule_jobs"} <= called.keys()  # fmt: skip
     # ...and not one shared SQL function that PostgreSQL had to run (and plan) as a call.

@@ -21,18 +21,23 @@ BEGIN
 END
 $fn$;
 
--- When the next hold of the clinic lapses after p_now: from then on blocking_ranges() no longer
--- counts it, before the sweeper has expired it (and published slot.released). A cached slots
--- document (calendars/slots_cache.py) is current only until then. The partial index on held
--- appointments' expiry answers it.
--- (PL/pgSQL so that its plan is kept: a SQL function with a FROM is never inlined.)
-CREATE OR REPLACE FUNCTION next_hold_expiry(p_now timestamptz) RETURNS timestamptz
+-- The holds of p_specialists that block now and lapse later: from its expiry on,
+-- blocking_ranges() no longer counts a hold, before the sweeper has expired it (and published
+-- slot.released). A kept slots piece (calendars/slots_cache.py) that such a hold touches is
+-- current only until then. The partial index on held appointments' expiry answers it.
+CREATE OR REPLACE FUNCTION live_holds(p_specialists uuid[], p_now timestamptz)
+RETURNS TABLE (blocking tstzrange, expires_at timestamptz)
 LANGUAGE plpgsql STABLE AS $fn$
 BEGIN
-    RETURN (SELECT min(a.hold_expires_at) FROM appointments a
-            WHERE a.status = 'held' AND a.hold_expires_at > p_now);
+    RETURN QUERY
+    SELECT a.blocking, a.hold_expires_at
+    FROM appointments a
+    WHERE a.status = 'held' AND a.hold_expires_at > p_now
+      AND a.specialist_id = ANY (p_specialists);
 END
 $fn$;
+
+DROP FUNCTION IF EXISTS next_hold_expiry(timestamptz);
 
 -- The hold's hot path (issue 18): fewer statements and one engine call in point mode.
 --

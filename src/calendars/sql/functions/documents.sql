@@ -1,13 +1,15 @@
 -- Response documents of the public pages (0150_slots_document): one copy in schema public for every
 -- clinic, run on the caller's search_path (docs/architecture.md, "Shared functions").
 
--- Slots of a calendar whose start falls on local dates p_first … p_last of p_zone, grouped by
--- that local date; p_from/p_to are the first instants of p_first and of the day after
+-- The days of a slots document, one row per local date p_first … p_last of p_zone: the JSON
+-- object {"date", "slots", "closed"} of that date (the slots of the calendar whose start falls
+-- on it), in date order. p_from/p_to are the first instants of p_first and of the day after
 -- p_last (computed at the edge, calendars/slots.py); p_clinic_zone is the clinic's zone.
--- Every date is listed; "closed" carries the reasons of the clinic closures overlapping the
--- date, null when none does.
--- missing: 'calendar_not_found' | 'specialist_not_found' (then no document), else null.
-CREATE OR REPLACE FUNCTION slots_document(
+-- "closed" carries the reasons of the clinic closures overlapping the date, null when none
+-- does. Kept per day by calendars/slots_cache.py; slots_document() joins them.
+-- missing: 'calendar_not_found' | 'specialist_not_found' (then one row and nothing else),
+-- else null.
+CREATE OR REPLACE FUNCTION slot_day_pieces(
     p_calendar uuid,
     p_first date,
     p_last date,
@@ -17,7 +19,7 @@ CREATE OR REPLACE FUNCTION slots_document(
     p_now timestamptz,
     p_specialist uuid,
     p_clinic_zone text
-) RETURNS TABLE (missing text, document bytea)
+) RETURNS TABLE (missing text, duration_minutes integer, day date, piece text)
 LANGUAGE plpgsql STABLE
 -- One cached plan per connection (its shape does not depend on the values), as the engine's:
 -- re-planning the document's query per call cost ~15 % of the call.
@@ -70,17 +72,42 @@ BEGIN
                        (dd.d + 1)::timestamp AT TIME ZONE p_zone)
         GROUP BY dd.d
     )
-    SELECT NULL::text, convert_to(json_build_object(
-        'calendar_id', p_calendar,
-        'timezone', p_zone,
-        'duration_minutes', v_duration,
-        'days', (SELECT json_agg(json_build_object(
-                            'date', to_char(dd.d, 'YYYY-MM-DD'),
-                            'slots', coalesce(b.slots, '[]'::json),
-                            'closed', cl.reason) ORDER BY dd.d)
-                 FROM days dd
-                 LEFT JOIN by_day b ON b.day = to_char(dd.d, 'YYYY-MM-DD')
-                 LEFT JOIN closed cl ON cl.d = dd.d))::text, 'UTF8');
+    SELECT NULL::text, v_duration, dd.d,
+           json_build_object('date', to_char(dd.d, 'YYYY-MM-DD'),
+                             'slots', coalesce(b.slots, '[]'::json),
+                             'closed', cl.reason)::text
+    FROM days dd
+    LEFT JOIN by_day b ON b.day = to_char(dd.d, 'YYYY-MM-DD')
+    LEFT JOIN closed cl ON cl.d = dd.d
+    ORDER BY dd.d;
+END
+$fn$;
+
+-- The slots endpoint's response document: slot_day_pieces() joined under the calendar's
+-- fields, byte for byte what calendars/slots_cache.py composes from kept pieces (compose()).
+-- missing as in slot_day_pieces() (then no document).
+CREATE OR REPLACE FUNCTION slots_document(
+    p_calendar uuid,
+    p_first date,
+    p_last date,
+    p_zone text,
+    p_from timestamptz,
+    p_to timestamptz,
+    p_now timestamptz,
+    p_specialist uuid,
+    p_clinic_zone text
+) RETURNS TABLE (missing text, document bytea)
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN QUERY
+    SELECT min(x.missing),
+           CASE WHEN bool_and(x.missing IS NULL) THEN convert_to(
+               '{"calendar_id":' || to_json(p_calendar)::text
+               || ',"timezone":' || to_json(p_zone)::text
+               || ',"duration_minutes":' || min(x.duration_minutes)
+               || ',"days":[' || string_agg(x.piece, ',' ORDER BY x.day) || ']}', 'UTF8') END
+    FROM slot_day_pieces(p_calendar, p_first, p_last, p_zone, p_from, p_to, p_now,
+                         p_specialist, p_clinic_zone) x;
 END
 $fn$;
 
@@ -140,20 +167,90 @@ BEGIN
 END
 $fn$;
 
--- What a cached slots document of the calendar depends on besides its request (issue 18,
--- calendars/slots_cache.py), in one round trip: the clinic's newest event id (every change
--- of availability publishes one in its transaction), when the next hold lapses, and the
--- calendar's notice and horizon (rule 5 moves with the clock). No calendar row: the calendar
--- is missing or inactive (the document call says which).
-CREATE OR REPLACE FUNCTION slots_cache_state_in(p_schema text, p_calendar uuid, p_now timestamptz)
-RETURNS TABLE (head bigint, next_hold_expiry timestamptz, min_notice_minutes integer,
-               horizon_days integer)
+CREATE OR REPLACE FUNCTION slot_day_pieces_in(
+    p_schema text,
+    p_calendar uuid,
+    p_first date,
+    p_last date,
+    p_zone text,
+    p_from timestamptz,
+    p_to timestamptz,
+    p_now timestamptz,
+    p_specialist uuid,
+    p_clinic_zone text
+) RETURNS TABLE (missing text, duration_minutes integer, day date, piece text)
+LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    RETURN QUERY SELECT * FROM public.slot_day_pieces(
+        p_calendar, p_first, p_last, p_zone, p_from, p_to, p_now, p_specialist, p_clinic_zone);
+END
+$fn$;
+
+DROP FUNCTION IF EXISTS slots_cache_state_in(text, uuid, timestamptz);
+
+-- What kept slots pieces of the calendar (calendars/slots_cache.py) depend on besides their
+-- request, in one round trip and one snapshot:
+--   head       the clinic's newest event id (every change of availability publishes one in
+--              its transaction);
+--   changes    the events after p_since (NULL: none asked) that can touch this calendar, as
+--              (id, lo, hi): slot events of its specialists (held, booked, released, changed)
+--              change only the starts within [lo, hi] — from the booking's start less the
+--              calendar's duration and the largest buffer (240 minutes) to its end plus that
+--              buffer; any other event (schedules, overrides, closures, calendar and
+--              specialist edits, the gap row of clinic_events_since()) has lo and hi NULL: it
+--              may change everything. Slot events of other specialists are left out;
+--   holds      the live holds of its specialists as (lo, hi, expires_at): when one lapses,
+--              the starts within [lo, hi] are free again, with no event;
+--   notice, horizon and duration of the calendar (rule 5 moves with the clock).
+-- No row: the calendar is missing or inactive (the pieces call says which).
+CREATE OR REPLACE FUNCTION slot_pieces_state_in(p_schema text, p_calendar uuid,
+                                                p_now timestamptz, p_since bigint)
+RETURNS TABLE (head bigint, min_notice_minutes integer, horizon_days integer,
+               duration_minutes integer,
+               change_ids bigint[], change_lo timestamptz[], change_hi timestamptz[],
+               hold_lo timestamptz[], hold_hi timestamptz[], hold_expires timestamptz[])
 LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(p_schema);
     RETURN QUERY
-    SELECT clinic_event_head(), next_hold_expiry(p_now), c.min_notice_minutes, c.horizon_days
-    FROM calendars c WHERE c.id = p_calendar AND c.active;
+    WITH cal AS (
+        SELECT c.min_notice_minutes, c.horizon_days, c.duration_minutes,
+               make_interval(mins => c.duration_minutes + 240) AS reach,
+               (SELECT coalesce(array_agg(cs.specialist_id), '{}')
+                FROM calendar_specialists cs WHERE cs.calendar_id = c.id) AS members
+        FROM calendars c WHERE c.id = p_calendar AND c.active
+    ),
+    ev AS (
+        SELECT e.id,
+               e.type IN ('slot.held', 'slot.booked', 'slot.released', 'appointment.changed')
+                   AND e.data ? 'start' AND e.data ? 'end' AND e.specialist_id IS NOT NULL
+                   AS slot_event,
+               e.specialist_id, e.data
+        FROM clinic_events_since(p_since, 200) e
+        WHERE p_since IS NOT NULL
+    ),
+    changes AS (
+        SELECT array_agg(ev.id ORDER BY ev.id) AS ids,
+               array_agg(CASE WHEN ev.slot_event
+                              THEN (ev.data->>'start')::timestamptz - cal.reach END
+                         ORDER BY ev.id) AS lo,
+               array_agg(CASE WHEN ev.slot_event
+                              THEN (ev.data->>'end')::timestamptz + interval '240 minutes' END
+                         ORDER BY ev.id) AS hi
+        FROM cal, ev
+        WHERE NOT ev.slot_event OR ev.specialist_id = ANY (cal.members)
+    ),
+    holds AS (
+        SELECT array_agg(lower(h.blocking) - cal.reach) AS lo,
+               array_agg(upper(h.blocking)) AS hi,
+               array_agg(h.expires_at) AS expires
+        FROM cal, live_holds(cal.members, p_now) h
+    )
+    SELECT clinic_event_head(), cal.min_notice_minutes, cal.horizon_days, cal.duration_minutes,
+           coalesce(changes.ids, '{}'), coalesce(changes.lo, '{}'), coalesce(changes.hi, '{}'),
+           coalesce(holds.lo, '{}'), coalesce(holds.hi, '{}'), coalesce(holds.expires, '{}')
+    FROM cal, changes, holds;
 END
 $fn$;
 

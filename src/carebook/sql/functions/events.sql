@@ -46,12 +46,39 @@ $fn$;
 -- events describe (a cached slots document is current while this has not moved). Not the
 -- sequence: it also counts ids of transactions still open.
 -- PL/pgSQL: as a SQL function (sub-selects, never inlined) it was planned on every call, and
--- every kept slots document asks it (slots_cache_state_in()).
+-- every request served from kept slots days asks it (slot_pieces_state_in()).
 CREATE OR REPLACE FUNCTION clinic_event_head() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $fn$
 BEGIN
     RETURN greatest((SELECT coalesce(max(id), 0) FROM events),
                     (SELECT coalesce(max(pruned_through), 0) FROM events_pruned));
+END
+$fn$;
+
+-- The clinic's events after p_since, newest first, at most p_limit of them. When there are
+-- more, or retention has deleted some, one more row with type NULL stands for every event up
+-- to its id: "something changed up to here" (kept slots pieces read it as a change of
+-- everything; calendars/slots_cache.py).
+CREATE OR REPLACE FUNCTION clinic_events_since(p_since bigint, p_limit integer)
+RETURNS TABLE (id bigint, type text, specialist_id uuid, data jsonb)
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    v_gap bigint;
+BEGIN
+    RETURN QUERY
+    SELECT e.id, e.type, e.specialist_id, e.data
+    FROM events e WHERE e.id > p_since ORDER BY e.id DESC LIMIT p_limit;
+    v_gap := greatest(
+        (SELECT e.id FROM events e WHERE e.id > p_since ORDER BY e.id DESC
+         OFFSET p_limit LIMIT 1),
+        (SELECT max(p.pruned_through) FROM events_pruned p WHERE p.pruned_through > p_since));
+    IF v_gap IS NOT NULL THEN
+        id := v_gap;
+        type := NULL;
+        specialist_id := NULL;
+        data := NULL;
+        RETURN NEXT;
+    END IF;
 END
 $fn$;
 
