@@ -29,7 +29,7 @@ from carebook.zones import valid_zone
 MANAGE_TOKEN_PREFIX = "cbm"  # noqa: S105 - a label, not a secret
 _BOOK_HOLD = (
     "SELECT * FROM public.book_hold_in("
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 )
 
 
@@ -45,13 +45,15 @@ async def book(
     base_url: str,
     actor_kind: str = "patient",
     actor_id: UUID | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     """Book the hold ``data.hold_id``; returns the JSON body of the 201 response.
 
     A retry with the same ``key`` and body returns the first response unchanged; the same
     key with another body is a 422 ``idempotency_key_reused``. ``base_url`` prefixes the
     manage link (``carebook.urls.public_base_url``); ``actor_kind``/``actor_id`` say who
-    booked (the patient, or a staff member for a caller) in the history.
+    booked (the patient, or a staff member for a caller) in the history. ``language``: the
+    one the patient chose on the page, recorded with the booking for its messages.
     """
     zone = valid_zone(data.patient.timezone, "patient.timezone")
     # Input quality (docs/notifications.md): e-mail syntax checked, phone stored as E.164.
@@ -69,6 +71,7 @@ async def book(
             p.name.strip(), phone, p.timezone, data.notes,
             None if data.answers is None else json.dumps(data.answers),
             token_digest(token), idempotency.seal(key, digest, token), actor_kind, actor_id,
+            language,
         )  # fmt: skip
     except asyncpg.ExclusionViolationError:
         raise Conflict(

@@ -131,12 +131,10 @@ class PublicHoldsController(Controller):
     ) -> Response[BookingOut]:
         await limit(request, tenant.slug, "booking")
         key = idempotency.valid_key(idempotency_key)
-        # The patient's language for the messages about this booking (before booking: the
-        # confirmation job may run as soon as the booking commits).
-        await preferences.remember_language(
-            tenant, data.patient.email, preferences.chosen_language(request)
-        )
-        body = await book(tenant, key, data, public_base_url(request))
+        # The patient's language for the messages about this booking, recorded in the
+        # booking's transaction (the confirmation job may run as soon as it commits).
+        language = preferences.chosen_language(request)
+        body = await book(tenant, key, data, public_base_url(request), language=language)
         return Response(body, status_code=201)  # type: ignore[arg-type]
 
 

@@ -2,6 +2,8 @@
 
 The choice is the page's language (``?lang=``/the language cookie, else ``Accept-Language``);
 a request that expresses none records nothing, so the clinic's ``default_language`` applies.
+The booking records it in its own transaction: ``book_hold_in()`` calls this domain's shared
+function ``remember_patient_language()`` (sql/functions/preferences.sql).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from carebook import i18n
-from carebook.tenancy import Tenant, tenant_tx
 
 
 def chosen_language(request: Any) -> str | None:
@@ -23,17 +24,3 @@ def chosen_language(request: Any) -> str | None:
         if found := i18n.normalize(tag):
             return found
     return None
-
-
-async def remember_language(tenant: Tenant, email: str, language: str | None) -> None:
-    if not language or not email or len(email) > 254:
-        return
-    async with tenant_tx(tenant) as conn:
-        await conn.execute(
-            """INSERT INTO patient_preferences (email_key, language) VALUES (lower($1), $2)
-               ON CONFLICT (email_key) DO UPDATE SET language = EXCLUDED.language,
-                   updated_at = now()
-               WHERE patient_preferences.language IS DISTINCT FROM EXCLUDED.language""",
-            email.strip(),
-            language,
-        )

@@ -80,3 +80,32 @@ async def test_german_patient_gets_german_messages_and_pages(
     assert '<html lang="de">' in page.text and "Ihr Termin" in page.text
     weekdays = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
     assert any(day in page.text for day in weekdays)
+
+
+async def test_the_language_is_recorded_with_the_booking_only(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    """Recorded in the booking's transaction: a refused booking records nothing."""
+    from carebook.tenancy import tenant_tx
+    from tests.bookings.support import bookable, booking_body, idem, place_hold, slot
+
+    setup = await bookable(clinic.tenant)
+    public = f"/api/v1/clinics/{clinic.slug}/public"
+    hold = await place_hold(client, public, setup, slot(clinic.tenant, days=2, hour=10))
+
+    async def language_of(email: str) -> str | None:
+        async with tenant_tx(clinic.tenant) as conn:
+            found: str | None = await conn.fetchval(
+                "SELECT language FROM patient_preferences WHERE email_key = $1", email
+            )
+        return found
+
+    refused = booking_body(hold, email="Lena@Example.test")
+    refused["token"] = "cbh_not-the-token"
+    r = await client.post(f"{public}/bookings", json=refused, headers=idem() | DE)
+    assert r.status_code in (401, 403, 404, 409, 422), r.text
+    assert await language_of("lena@example.test") is None
+    r = await client.post(f"{public}/bookings", json=booking_body(hold, email="Lena@Example.test"),
+                          headers=idem() | DE)  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert await language_of("lena@example.test") == "de"

@@ -362,6 +362,11 @@ BEGIN
 END
 $fn$;
 
+DROP FUNCTION IF EXISTS book_hold_in(text, text, bytea, uuid, bytea, text, text, text, text,
+                                      text, jsonb, bytea, bytea, text, uuid);
+
+-- p_language: the language the patient chose on the page (NULL: none), recorded by the
+-- notifications domain in the booking's transaction (remember_patient_language()).
 CREATE OR REPLACE FUNCTION book_hold_in(
     p_schema text,
     p_key text,
@@ -377,7 +382,8 @@ CREATE OR REPLACE FUNCTION book_hold_in(
     p_manage_token_hash bytea,
     p_sealed_secret bytea,
     p_actor_kind text,
-    p_actor_id uuid
+    p_actor_id uuid,
+    p_language text DEFAULT NULL
 ) RETURNS TABLE (replayed boolean, request_hash bytea, snapshot json, sealed_secret bytea)
 LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
 BEGIN
@@ -385,5 +391,6 @@ BEGIN
     RETURN QUERY SELECT * FROM public.book_hold(
         p_key, p_request_hash, p_hold, p_hold_token_hash, p_email, p_name, p_phone, p_timezone,
         p_notes, p_answers, p_manage_token_hash, p_sealed_secret, p_actor_kind, p_actor_id);
+    PERFORM public.remember_patient_language(p_email, p_language);
 END
 $fn$;
