@@ -23,6 +23,10 @@ engine only for the days it lacks (as one range). A kept day is served again whi
 * at most ``TTL_SECONDS`` have passed — a bound for changes made outside Carebook's own
   functions (hand-written SQL), which publish no event.
 
+A calendar whose specialists have hours ending at 24:00 may have windows running over
+midnights from before a range's 7-day look-back; rule 7's grid then depends on the range's
+first day, so its days are kept per first day of the request and built from it.
+
 One round trip (the state) decides what is kept, one more builds what is missing; concurrent
 requests that lack the same days share one build. Days are bounded in bytes
 (``CAREBOOK_SLOTS_CACHE_MB``, default 32; 0 turns the cache off), least recently used first
@@ -47,6 +51,8 @@ from uuid import UUID
 from carebook import metrics
 
 TTL_SECONDS = 30.0
+# What a kept day costs besides its bytes (key, entry, datetimes): counted against the budget.
+PIECE_OVERHEAD = 512
 _FIRST_START = re.compile(rb'"start" ?: ?"([^"]+)"')
 
 Key = tuple[object, ...]
@@ -68,6 +74,8 @@ class State:
     changes: Sequence[tuple[int, datetime | None, datetime | None]] = ()
     # Live holds of the calendar's specialists: (lo, hi, expires_at).
     holds: Sequence[tuple[datetime, datetime, datetime]] = ()
+    # Hours ending at 24:00: rule 7's grid may depend on a range's first day (see document()).
+    range_bound: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> State:
@@ -78,6 +86,7 @@ class State:
             row["duration_minutes"],
             list(zip(row["change_ids"], row["change_lo"], row["change_hi"], strict=True)),
             list(zip(row["hold_lo"], row["hold_hi"], row["hold_expires"], strict=True)),
+            row["range_bound"],
         )
 
     def touched(self, since: int, lo: datetime, hi: datetime) -> bool:
@@ -130,6 +139,7 @@ class SlotsCache:
         self.size = 0
         self._pieces: OrderedDict[Key, _Piece] = OrderedDict()
         self._building: dict[Key, asyncio.Task[Built]] = {}
+        self._range_bound: dict[Key, bool] = {}  # request bases whose last state said so
 
     def _current(self, base: Key, days: Sequence[Day], now: datetime) -> dict[date, _Piece]:
         """The kept days of the request that hold at clock ``now`` (versions not checked)."""
@@ -141,19 +151,19 @@ class SlotsCache:
         return found
 
     def _put(self, key: Key, piece: _Piece) -> None:
-        if len(piece.body) > self.max_bytes:
+        if len(piece.body) + PIECE_OVERHEAD > self.max_bytes:
             return
         self._drop(key)
         self._pieces[key] = piece
-        self.size += len(piece.body)
+        self.size += len(piece.body) + PIECE_OVERHEAD
         while self.size > self.max_bytes:
             _, dropped = self._pieces.popitem(last=False)
-            self.size -= len(dropped.body)
+            self.size -= len(dropped.body) + PIECE_OVERHEAD
 
     def _drop(self, key: Key) -> None:
         old = self._pieces.pop(key, None)
         if old is not None:
-            self.size -= len(old.body)
+            self.size -= len(old.body) + PIECE_OVERHEAD
 
     def _checked(
         self, base: Key, kept: dict[date, _Piece], state: State, since: int | None
@@ -201,10 +211,19 @@ class SlotsCache:
         as one range (shared with concurrent callers lacking the same days at the same
         version). None when ``read_state`` finds no active calendar (the caller's uncached
         build says why)."""
+        # A range-bound calendar's days are kept per first day of the request (State).
+        plain = base
+        base = (*plain, days[0][0]) if self._range_bound.get(plain) else plain
         since = min((p.head for p in self._current(base, days, now).values()), default=None)
         state = await read_state(since)
         if state is None:
             return None
+        if state.range_bound != self._range_bound.get(plain, False):  # learnt: key anew
+            if state.range_bound:
+                self._range_bound[plain] = True
+            else:
+                del self._range_bound[plain]
+            base = (*plain, days[0][0]) if state.range_bound else plain
         # Read again after the round trip: days a concurrent request built meanwhile count.
         bodies = self._checked(base, self._current(base, days, now), state, since)
         missing = [d for d, _, _ in days if d not in bodies]
@@ -212,7 +231,9 @@ class SlotsCache:
             metrics.SLOTS_CACHE.labels("hit").inc()
             metrics.SLOTS_CACHE_DAYS.labels("kept").inc(len(days))
             return compose_days(state.duration_minutes, [bodies[d] for d, _, _ in days])
-        first, last = missing[0], missing[-1]
+        # Built as one range; a range-bound calendar's from the request's first day (its
+        # grid may depend on it, and the days are filed under it).
+        first, last = (days[0][0] if state.range_bound else missing[0]), missing[-1]
         flight = (*base, first, last, state.head)
         task = self._building.get(flight)
         if task is not None:

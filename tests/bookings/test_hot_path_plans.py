@@ -66,7 +66,7 @@ async def test_request_paths_call_no_shared_sql_function_planned_per_call(
             booked = await conn.fetchrow(
                 "SELECT * FROM public.book_hold_in($1, 'k1', sha256('r'::bytea), $2,"
                 " sha256('t'::bytea), 'pat@example.test', 'Pat', NULL, 'UTC', NULL, NULL,"
-                " sha256('m'::bytea), NULL, 'patient', NULL)",
+                " sha256('m'::bytea), NULL, 'patient', NULL, 'de')",
                 schema, hold["id"],
             )  # fmt: skip
             assert booked["replayed"] is False
@@ -85,7 +85,7 @@ async def test_request_paths_call_no_shared_sql_function_planned_per_call(
         await conn.close()
     # Tracking was on: the path's PL/pgSQL functions are counted...
     assert {"public_catalog_document", "slots_document", "slot_day_pieces", "clinic_event_head",
-            "clinic_events_since", "live_holds", "hold_slot",
+            "clinic_events_since", "live_holds", "remember_patient_language", "hold_slot",
             "book_hold", "transition_appointment", "stats_clinic_zone", "clinic_setting_int",
             "intake_forms_missing", "unschedule_jobs"} <= called.keys()  # fmt: skip
     # ...and not one shared SQL function that PostgreSQL had to run (and plan) as a call.

@@ -94,6 +94,116 @@ async def _fresh(clinic: Any, *request: Any) -> bytes:
         os.environ["CAREBOOK_SLOTS_CACHE_MB"] = "8"
 
 
+# Slots around midnight: a slot event reaches the days its range can change (start less the
+# duration and the largest buffer, to end plus it), not only its own day.
+NIGHT = {1: [("20:00", "24:00")], 2: [("00:00", "04:00")]}
+
+
+async def test_a_hold_after_midnight_touches_the_day_before(clinic: Any) -> None:
+    sid = await add_specialist(clinic.tenant, buffer=10, weekly=NIGHT)
+    cal = (await add_calendar(clinic.tenant, [sid], duration=30))["id"]
+    mon = next_monday(3)
+    tue = mon + timedelta(days=1)
+    now = datetime.now(UTC)
+    await slots_document(clinic.tenant, cal, mon, tue, None, None, now)  # keeps both days
+    await hold_slot(clinic.tenant, cal, datetime.combine(tue, time(0), BERLIN))
+    request = (cal, mon, mon, None, None, now)  # Monday's 23:30 now ends in the buffer
+    assert await slots_document(clinic.tenant, *request) == await _fresh(clinic, *request)
+
+
+async def test_a_hold_before_midnight_touches_the_day_after(clinic: Any) -> None:
+    sid = await add_specialist(clinic.tenant, buffer=10, weekly=NIGHT)
+    cal = (await add_calendar(clinic.tenant, [sid], duration=30))["id"]
+    mon = next_monday(3)
+    tue = mon + timedelta(days=1)
+    now = datetime.now(UTC)
+    await slots_document(clinic.tenant, cal, mon, tue, None, None, now)
+    await hold_slot(clinic.tenant, cal, datetime.combine(mon, time(23, 30), BERLIN))
+    request = (cal, tue, tue, None, None, now)  # its buffer reaches into Tuesday's 00:00
+    assert await slots_document(clinic.tenant, *request) == await _fresh(clinic, *request)
+
+
+async def test_a_hold_lapsing_after_midnight_bounds_the_day_before(clinic: Any) -> None:
+    sid = await add_specialist(clinic.tenant, buffer=10, weekly=NIGHT)
+    cal = (await add_calendar(clinic.tenant, [sid], duration=30))["id"]
+    mon = next_monday(3)
+    start = datetime.combine(mon + timedelta(days=1), time(0), BERLIN)
+    now = datetime.now(UTC)
+    async with tenant_tx(clinic.tenant) as conn:  # a hold that lapses with no event
+        await conn.execute(
+            """INSERT INTO appointments (calendar_id, specialist_id, status, starts_at,
+                   ends_at, blocking, hold_expires_at, hold_token_hash)
+               VALUES ($1, $2, 'held', $3, $4, tstzrange($3, $5), $6, $7)""",
+            cal, sid, start, start + timedelta(minutes=30), start + timedelta(minutes=40),
+            now + timedelta(seconds=5), os.urandom(32),
+        )  # fmt: skip
+    first = await slots_document(clinic.tenant, cal, mon, mon, None, None, now)
+    later = (cal, mon, mon, None, None, now + timedelta(seconds=6))
+    assert await slots_document(clinic.tenant, *later) == await _fresh(clinic, *later) != first
+
+
+async def test_a_round_the_clock_day_is_kept_per_first_day_of_the_range(clinic: Any) -> None:
+    # Windows run over midnights from before the 7-day look-back: rule 7 anchors the grid of
+    # a 50-minute step at the look-back's edge, which moves with the range's first day.
+    sid = await add_specialist(clinic.tenant, weekly={d: [("00:00", "24:00")] for d in range(1, 8)})
+    cal = (await add_calendar(clinic.tenant, [sid], duration=30, interval=50))["id"]
+    day = next_monday(10)
+    now = datetime.now(UTC)
+    longer = (cal, day - timedelta(days=1), day, None, None, now)
+    alone = (cal, day, day, None, None, now)
+    assert await _fresh(clinic, *longer) != await _fresh(clinic, *alone)  # the premise
+    await slots_document(clinic.tenant, *longer)
+    assert await slots_document(clinic.tenant, *alone) == await _fresh(clinic, *alone)
+    before = counts()
+    assert await slots_document(clinic.tenant, *longer) == await _fresh(clinic, *longer)
+    assert delta(before) == {"hit": 1}  # still kept, for ranges from the same day
+
+
+async def test_more_events_than_are_read_touch_every_day(clinic: Any) -> None:
+    sid = await add_specialist(clinic.tenant, weekly={1: [("09:00", "11:00")]})
+    other = await add_specialist(clinic.tenant, weekly={1: [("09:00", "11:00")]})
+    cal = (await add_calendar(clinic.tenant, [sid], duration=30))["id"]
+    other_cal = (await add_calendar(clinic.tenant, [other], duration=30, name="Other"))["id"]
+    mon = next_monday(3)
+    now = datetime.now(UTC)
+    request = (cal, mon, mon, None, None, now)
+    await slots_document(clinic.tenant, *request)
+    await hold_slot(clinic.tenant, cal, at(mon, "09:30"))  # touches the kept day...
+    nine = at(mon, "09:00")
+    async with tenant_tx(clinic.tenant) as conn:  # ...then 200 events that touch nothing
+        for _ in range(200):
+            await conn.execute(
+                "SELECT publish_slot_event('slot.held', $1, $2, $3, $4, 0)",
+                other_cal, other, nine, nine + timedelta(minutes=30),
+            )  # fmt: skip
+    assert await slots_document(clinic.tenant, *request) == await _fresh(clinic, *request)
+
+
+async def test_events_deleted_by_retention_touch_every_day(clinic: Any) -> None:
+    sid = await add_specialist(clinic.tenant, weekly={1: [("09:00", "11:00")]})
+    cal = (await add_calendar(clinic.tenant, [sid], duration=30))["id"]
+    mon = next_monday(3)
+    now = datetime.now(UTC)
+    request = (cal, mon, mon, None, None, now)
+    await slots_document(clinic.tenant, *request)
+    await hold_slot(clinic.tenant, cal, at(mon, "09:30"))
+    async with tenant_tx(clinic.tenant) as conn:  # retention deletes the hold's event
+        assert await conn.fetchval("SELECT public.prune_events_in($1, interval '0')",
+                                   clinic.tenant.schema) > 0  # fmt: skip
+    assert await slots_document(clinic.tenant, *request) == await _fresh(clinic, *request)
+
+
+async def test_a_day_built_at_a_later_clock_is_not_served_at_an_earlier_one(clinic: Any) -> None:
+    sid = await add_specialist(clinic.tenant, weekly={1: [("09:00", "11:00")]})
+    cal = (await add_calendar(clinic.tenant, [sid], duration=30, notice=120))["id"]
+    mon = next_monday(3)
+    edge = at(mon, "09:00").astimezone(UTC) - timedelta(minutes=120)
+    after = (cal, mon, mon, None, None, edge + timedelta(seconds=1))  # 09:00 inside notice
+    before = (cal, mon, mon, None, None, edge - timedelta(seconds=10))
+    assert starts(await slots_document(clinic.tenant, *after))[0] == "09:30"
+    assert starts(await slots_document(clinic.tenant, *before))[0] == "09:00"
+
+
 async def _write(clinic: Any, rng: random.Random, env: dict[str, Any], clock: datetime) -> None:
     """One random write through the product's functions (or a held row lapsing silently)."""
     day = env["first"] + timedelta(days=rng.randrange(12))

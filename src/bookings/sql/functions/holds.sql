@@ -37,7 +37,15 @@ BEGIN
 END
 $fn$;
 
-DROP FUNCTION IF EXISTS next_hold_expiry(timestamptz);
+-- The previous release's (calendars' slots_cache_state_in() calls it): kept one release for
+-- instances still running it during a rolling deploy. Drop it in the next release.
+CREATE OR REPLACE FUNCTION next_hold_expiry(p_now timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN (SELECT min(a.hold_expires_at) FROM appointments a
+            WHERE a.status = 'held' AND a.hold_expires_at > p_now);
+END
+$fn$;
 
 -- The hold's hot path (issue 18): fewer statements and one engine call in point mode.
 --
@@ -362,11 +370,38 @@ BEGIN
 END
 $fn$;
 
-DROP FUNCTION IF EXISTS book_hold_in(text, text, bytea, uuid, bytea, text, text, text, text,
-                                      text, jsonb, bytea, bytea, text, uuid);
+-- The previous release's signature (15 arguments, no language): kept one release for
+-- instances still running it during a rolling deploy. Drop it in the next release.
+CREATE OR REPLACE FUNCTION book_hold_in(
+    p_schema text,
+    p_key text,
+    p_request_hash bytea,
+    p_hold uuid,
+    p_hold_token_hash bytea,
+    p_email text,
+    p_name text,
+    p_phone text,
+    p_timezone text,
+    p_notes text,
+    p_answers jsonb,
+    p_manage_token_hash bytea,
+    p_sealed_secret bytea,
+    p_actor_kind text,
+    p_actor_id uuid
+) RETURNS TABLE (replayed boolean, request_hash bytea, snapshot json, sealed_secret bytea)
+LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    RETURN QUERY SELECT * FROM public.book_hold(
+        p_key, p_request_hash, p_hold, p_hold_token_hash, p_email, p_name, p_phone, p_timezone,
+        p_notes, p_answers, p_manage_token_hash, p_sealed_secret, p_actor_kind, p_actor_id);
+END
+$fn$;
 
--- p_language: the language the patient chose on the page (NULL: none), recorded by the
--- notifications domain in the booking's transaction (remember_patient_language()).
+-- This release's: p_language is the language the patient chose on the page (NULL: none),
+-- recorded by the notifications domain in the booking's transaction
+-- (remember_patient_language()). No default, so that a call with 15 arguments still means
+-- the function above (two candidates would make it ambiguous).
 CREATE OR REPLACE FUNCTION book_hold_in(
     p_schema text,
     p_key text,
@@ -383,7 +418,7 @@ CREATE OR REPLACE FUNCTION book_hold_in(
     p_sealed_secret bytea,
     p_actor_kind text,
     p_actor_id uuid,
-    p_language text DEFAULT NULL
+    p_language text
 ) RETURNS TABLE (replayed boolean, request_hash bytea, snapshot json, sealed_secret bytea)
 LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
 BEGIN

@@ -187,7 +187,21 @@ BEGIN
 END
 $fn$;
 
-DROP FUNCTION IF EXISTS slots_cache_state_in(text, uuid, timestamptz);
+-- slots_cache_state_in() and bookings' next_hold_expiry() served the previous release's kept
+-- documents; they stay one release so that instances still running it keep working while
+-- a rolling deploy replaces them (docs/architecture.md, "Shared functions"). Drop them in
+-- the next release.
+CREATE OR REPLACE FUNCTION slots_cache_state_in(p_schema text, p_calendar uuid, p_now timestamptz)
+RETURNS TABLE (head bigint, next_hold_expiry timestamptz, min_notice_minutes integer,
+               horizon_days integer)
+LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    RETURN QUERY
+    SELECT clinic_event_head(), next_hold_expiry(p_now), c.min_notice_minutes, c.horizon_days
+    FROM calendars c WHERE c.id = p_calendar AND c.active;
+END
+$fn$;
 
 -- What kept slots pieces of the calendar (calendars/slots_cache.py) depend on besides their
 -- request, in one round trip and one snapshot:
@@ -202,14 +216,21 @@ DROP FUNCTION IF EXISTS slots_cache_state_in(text, uuid, timestamptz);
 --              may change everything. Slot events of other specialists are left out;
 --   holds      the live holds of its specialists as (lo, hi, expires_at): when one lapses,
 --              the starts within [lo, hi] are free again, with no event;
---   notice, horizon and duration of the calendar (rule 5 moves with the clock).
+--   notice, horizon and duration of the calendar (rule 5 moves with the clock);
+--   range_bound  some hours of its specialists end at 24:00 (weekly or on a date), so a
+--              window may run on over midnights from before a range's 7-day look-back,
+--              and rule 7's grid anchor then depends on the range's first day: such a day
+--              is kept for requests starting on the same day only (calendars/slots_cache.py).
+--              Without hours ending at 24:00 every window lies inside one local day of its
+--              specialist, so it starts after the look-back's edge whatever the range.
 -- No row: the calendar is missing or inactive (the pieces call says which).
 CREATE OR REPLACE FUNCTION slot_pieces_state_in(p_schema text, p_calendar uuid,
                                                 p_now timestamptz, p_since bigint)
 RETURNS TABLE (head bigint, min_notice_minutes integer, horizon_days integer,
                duration_minutes integer,
                change_ids bigint[], change_lo timestamptz[], change_hi timestamptz[],
-               hold_lo timestamptz[], hold_hi timestamptz[], hold_expires timestamptz[])
+               hold_lo timestamptz[], hold_hi timestamptz[], hold_expires timestamptz[],
+               range_bound boolean)
 LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
 BEGIN
     PERFORM enter_clinic_schema(p_schema);
@@ -249,7 +270,12 @@ BEGIN
     )
     SELECT clinic_event_head(), cal.min_notice_minutes, cal.horizon_days, cal.duration_minutes,
            coalesce(changes.ids, '{}'), coalesce(changes.lo, '{}'), coalesce(changes.hi, '{}'),
-           coalesce(holds.lo, '{}'), coalesce(holds.hi, '{}'), coalesce(holds.expires, '{}')
+           coalesce(holds.lo, '{}'), coalesce(holds.hi, '{}'), coalesce(holds.expires, '{}'),
+           EXISTS (SELECT 1 FROM weekly_intervals w
+                   WHERE w.specialist_id = ANY (cal.members) AND w.ends = time '24:00')
+           OR EXISTS (SELECT 1 FROM date_overrides o
+                      JOIN override_intervals oi ON oi.override_id = o.id
+                      WHERE o.specialist_id = ANY (cal.members) AND oi.ends = time '24:00')
     FROM cal, changes, holds;
 END
 $fn$;
