@@ -13,7 +13,10 @@ Timed side by side: the engine's SQL (``count(*)`` of ``available_slots()``, rou
 local socket), the slots service (``slots_document()``: the response document PostgreSQL
 builds, what the endpoint sends) and the HTTP endpoint in process (ASGI, no network); plus
 CPU per request (Python + the PostgreSQL backends, from /proc), which the machine's load
-moves far less than the wall-clock percentiles.
+moves far less than the wall-clock percentiles. With the slots cache on (kept days,
+calendars/slots_cache.py), through HTTP: kept (one window again), cold (different windows,
+the cache empty at first), days (those windows again) and ev (again, a booking's event on
+one day of each window just before its request).
 """
 
 from __future__ import annotations
