@@ -90,3 +90,25 @@ async def test_request_paths_call_no_shared_sql_function_planned_per_call(
             "intake_forms_missing", "unschedule_jobs"} <= called.keys()  # fmt: skip
     # ...and not one shared SQL function that PostgreSQL had to run (and plan) as a call.
     assert {name for name, lang in called.items() if lang == "sql"} == set()
+
+
+async def test_the_previous_releases_book_hold_in_still_books(clinic: Clinic) -> None:
+    """Instances of the previous release call book_hold_in() with 15 arguments while a rolling
+    deploy replaces them (docs/architecture.md, "Shared functions")."""
+    schema, zone = clinic.tenant.schema, clinic.tenant.timezone
+    setup = await bookable(clinic.tenant)
+    conn = await asyncpg.connect(direct_database_url())
+    try:
+        hold = await conn.fetchrow(
+            "SELECT * FROM public.hold_slot_in($1, $2, $3, $4, NULL, sha256('t'::bytea), 10, $5)",
+            schema, setup.calendar_id, slot(clinic.tenant, days=4), setup.specialist_id, zone,
+        )  # fmt: skip
+        booked = await conn.fetchrow(
+            "SELECT * FROM public.book_hold_in($1, 'k2', sha256('r'::bytea), $2,"
+            " sha256('t'::bytea), 'old@example.test', 'Pat', NULL, 'UTC', NULL, NULL,"
+            " sha256('m'::bytea), NULL, 'patient', NULL)",
+            schema, hold["id"],
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    assert booked["replayed"] is False

@@ -373,28 +373,16 @@ $fn$;
 -- The previous release's signature (15 arguments, no language): kept one release for
 -- instances still running it during a rolling deploy. Drop it in the next release.
 CREATE OR REPLACE FUNCTION book_hold_in(
-    p_schema text,
-    p_key text,
-    p_request_hash bytea,
-    p_hold uuid,
-    p_hold_token_hash bytea,
-    p_email text,
-    p_name text,
-    p_phone text,
-    p_timezone text,
-    p_notes text,
-    p_answers jsonb,
-    p_manage_token_hash bytea,
-    p_sealed_secret bytea,
-    p_actor_kind text,
-    p_actor_id uuid
+    p_schema text, p_key text, p_request_hash bytea, p_hold uuid, p_hold_token_hash bytea,
+    p_email text, p_name text, p_phone text, p_timezone text, p_notes text, p_answers jsonb,
+    p_manage_token_hash bytea, p_sealed_secret bytea, p_actor_kind text, p_actor_id uuid
 ) RETURNS TABLE (replayed boolean, request_hash bytea, snapshot json, sealed_secret bytea)
 LANGUAGE plpgsql VOLATILE SET search_path = public AS $fn$
 BEGIN
-    PERFORM enter_clinic_schema(p_schema);
-    RETURN QUERY SELECT * FROM public.book_hold(
-        p_key, p_request_hash, p_hold, p_hold_token_hash, p_email, p_name, p_phone, p_timezone,
-        p_notes, p_answers, p_manage_token_hash, p_sealed_secret, p_actor_kind, p_actor_id);
+    RETURN QUERY SELECT * FROM public.book_hold_in(
+        p_schema, p_key, p_request_hash, p_hold, p_hold_token_hash, p_email, p_name, p_phone,
+        p_timezone, p_notes, p_answers, p_manage_token_hash, p_sealed_secret, p_actor_kind,
+        p_actor_id, NULL::text);
 END
 $fn$;
 
