@@ -8,6 +8,7 @@ instant a slot?" for the bookings domain.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -17,7 +18,7 @@ import asyncpg
 import msgspec
 
 from calendars.schemas import SlotsOut
-from calendars.slots_cache import Built, State, compose, slots_cache
+from calendars.slots_cache import Answer, State, compose, slots_cache
 from carebook.errors import NotFound, ValidationFailed
 from carebook.tenancy import Tenant, call_in_schema
 from carebook.zones import first_instant, valid_zone
@@ -31,11 +32,7 @@ _SLOTS_DOCUMENT = (
     "SELECT missing, document FROM public.slots_document_in("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
-_DAY_PIECES = (
-    "SELECT missing, duration_minutes, day, piece FROM public.slot_day_pieces_in("
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-)
-_PIECES_STATE = "SELECT * FROM public.slot_pieces_state_in($1, $2, $3, $4)"
+_PIECES = "SELECT * FROM public.slot_pieces_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 _MISSING = {
     "calendar_not_found": lambda: NotFound("No such calendar.", code="calendar_not_found"),
     "specialist_not_found": lambda: NotFound(
@@ -108,31 +105,33 @@ async def slots_document(
     if cache is None:
         return await build()
 
-    async def read_state(since: int | None) -> State | None:
-        rows = await call_in_schema(tenant, _PIECES_STATE, calendar_id, now, since)
-        return State.from_row(rows[0]) if rows else None
-
-    async def build_days(first: date, last: date) -> Built:
-        rows = await call_in_schema(
-            tenant, _DAY_PIECES, calendar_id, first, last, zone_name, first_instant(first, zone),
-            first_instant(last + timedelta(days=1), zone), now, specialist_id, tenant.timezone,
-        )  # fmt: skip
-        if rows[0]["missing"] is not None:
-            raise _MISSING[rows[0]["missing"]]()
-        return rows[0]["duration_minutes"], [(r["day"], r["piece"].encode()) for r in rows]
-
     days = []
     for i in range((end - start).days + 1):
         day = start + timedelta(days=i)
         lo = first_instant(day, zone).astimezone(UTC)
         days.append((day, lo, first_instant(day + timedelta(days=1), zone).astimezone(UTC)))
+    edges = [lo for _, lo, _ in days] + [days[-1][2]]
+
+    async def ask(heads: Sequence[int | None], range_bound: bool) -> Answer | None:
+        rows = await call_in_schema(
+            tenant, _PIECES, calendar_id, now, start, zone_name, edges, specialist_id,
+            tenant.timezone, list(heads), range_bound,
+        )  # fmt: skip
+        if not rows:
+            return None
+        built = []
+        for r in rows[1:]:
+            if r["missing"] is not None:
+                raise _MISSING[r["missing"]]()
+            built.append((r["day"], r["piece"].encode()))
+        return Answer(State.from_row(rows[0]), frozenset(rows[0]["stale"]), built)
+
     base = (tenant.schema, tenant.timezone, calendar_id, zone_name, specialist_id)
     document = await cache.document(
         base,
         days,
         now,
-        read_state,
-        build_days,
+        ask,
         lambda duration, bodies: compose(calendar_id, zone_name, duration, bodies),
     )
     return document if document is not None else await build()  # no such calendar: say which

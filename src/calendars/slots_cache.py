@@ -12,8 +12,8 @@ engine only for the days it lacks (as one range). A kept day is served again whi
   availability publishes an event in its own transaction (docs/live-updates.md); a slot event
   (held, booked, released, appointment changed) of one of the calendar's specialists touches
   only the days around its time, every other event (schedules, overrides, closures, calendar
-  and specialist edits) every day. The clinic's head is read *before* a day is built, so a day
-  is never filed under a version newer than what it saw (``slot_pieces_state_in()``);
+  and specialist edits) every day. The clinic's head is read in the snapshot the day is built
+  in, so a day is never filed under a version newer than what it saw;
 * no hold that touches the day has lapsed since (a lapsed hold stops blocking at once, before
   the sweeper expires it and publishes ``slot.released``);
 * the clock has not reached the day's first slot's start minus the calendar's notice (rule 5:
@@ -27,8 +27,10 @@ A calendar whose specialists have hours ending at 24:00 may have windows running
 midnights from before a range's 7-day look-back; rule 7's grid then depends on the range's
 first day, so its days are kept per first day of the request and built from it.
 
-One round trip (the state) decides what is kept, one more builds what is missing; concurrent
-requests that lack the same days share one build. Days are bounded in bytes
+One round trip and one snapshot (``slot_pieces_in()``, given the versions of the kept days)
+says which kept days are stale and builds those and the missing ones, as one range; the
+decision is made in PostgreSQL. Concurrent requests with the same days kept at the same
+versions share one call. Days are bounded in bytes
 (``CAREBOOK_SLOTS_CACHE_MB``, default 32; 0 turns the cache off), least recently used first
 out, per event loop. A composed document is byte for byte the one ``slots_document()`` writes
 (tests/calendars/test_slots_cache.py compares them after random writes).
@@ -58,20 +60,16 @@ _FIRST_START = re.compile(rb'"start" ?: ?"([^"]+)"')
 Key = tuple[object, ...]
 # A day of a request: its local date and the instants it spans, [lo, hi).
 Day = tuple[date, datetime, datetime]
-# What a build returns: the calendar's duration and the days' JSON objects in date order.
-Built = tuple[int, list[tuple[date, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """``slot_pieces_state_in()``'s row: what the calendar's kept days depend on now."""
+    """The state row of ``slot_pieces_in()``: what the calendar's kept days depend on now."""
 
     head: int
     min_notice_minutes: int
     horizon_days: int
     duration_minutes: int
-    # Events after the asked id: (id, lo, hi) — they touch starts within [lo, hi]; None: all.
-    changes: Sequence[tuple[int, datetime | None, datetime | None]] = ()
     # Live holds of the calendar's specialists: (lo, hi, expires_at).
     holds: Sequence[tuple[datetime, datetime, datetime]] = ()
     # Hours ending at 24:00: rule 7's grid may depend on a range's first day (see document()).
@@ -84,17 +82,19 @@ class State:
             row["min_notice_minutes"],
             row["horizon_days"],
             row["duration_minutes"],
-            list(zip(row["change_ids"], row["change_lo"], row["change_hi"], strict=True)),
             list(zip(row["hold_lo"], row["hold_hi"], row["hold_expires"], strict=True)),
             row["range_bound"],
         )
 
-    def touched(self, since: int, lo: datetime, hi: datetime) -> bool:
-        """Did an event after id ``since`` touch starts in [lo, hi)?"""
-        return any(
-            i > since and (a is None or b is None or (a < hi and b >= lo))
-            for i, a, b in self.changes
-        )
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """``slot_pieces_in()``'s answer: the state, the kept days it found stale, and the days
+    it built (the calendar's duration and the days' JSON objects, in date order)."""
+
+    state: State
+    stale: frozenset[date]
+    built: list[tuple[date, bytes]]
 
 
 @dataclass(slots=True)
@@ -138,7 +138,7 @@ class SlotsCache:
         self.max_bytes = max_bytes
         self.size = 0
         self._pieces: OrderedDict[Key, _Piece] = OrderedDict()
-        self._building: dict[Key, asyncio.Task[Built]] = {}
+        self._asking: dict[Key, asyncio.Task[tuple[Answer | None, datetime]]] = {}
         self._range_bound: dict[Key, bool] = {}  # request bases whose last state said so
 
     def _current(self, base: Key, days: Sequence[Day], now: datetime) -> dict[date, _Piece]:
@@ -165,108 +165,102 @@ class SlotsCache:
         if old is not None:
             self.size -= len(old.body) + PIECE_OVERHEAD
 
-    def _checked(
-        self, base: Key, kept: dict[date, _Piece], state: State, since: int | None
-    ) -> dict[date, bytes]:
-        """The kept days no change since their version touched, as far as ``state`` (its
-        changes after id ``since``) can tell; they are re-filed at the state's version (so
-        the next check reads fewer events), the others dropped."""
-        bodies = {}
-        for d, piece in kept.items():
-            key = (*base, d)
-            if piece.head < state.head and (
-                since is None or piece.head < since or state.touched(piece.head, piece.lo, piece.hi)
-            ):
-                if self._pieces.get(key) is piece and since is not None and piece.head >= since:
-                    self._drop(key)  # touched: never the answer again
-                continue
-            piece.head = max(piece.head, state.head)
-            if key in self._pieces:
-                self._pieces.move_to_end(key)
-            bodies[d] = piece.body
-        return bodies
-
-    def _keep(
-        self, base: Key, days: Sequence[Day], state: State, now: datetime, built: Built
-    ) -> None:
+    def _file(self, base: Key, days: Sequence[Day], now: datetime, answer: Answer) -> None:
+        """Learn whether the calendar is range-bound and keep the days ``answer`` built (at
+        clock ``now``), each with the interval it holds for."""
+        state = answer.state
+        if state.range_bound:
+            self._range_bound[base] = True
+        else:
+            self._range_bound.pop(base, None)
+        key = (*base, days[0][0]) if state.range_bound else base
         spans = {d: (lo, hi) for d, lo, hi in days}
-        for d, body in built[1]:
-            if d not in spans:
-                continue
+        for d, body in answer.built:
             lo, hi = spans[d]
             until = valid_until(state, body, now, lo, hi)
             if until > now:
-                self._put((*base, d), _Piece(state.head, now, until, lo, hi, body))
+                self._put((*key, d), _Piece(state.head, now, until, lo, hi, body))
+
+    @staticmethod
+    def _usable(answer: Answer, days: Sequence[Day], asked_at: datetime, now: datetime) -> bool:
+        """Are the days another request's call built (at its clock) the answer at ``now``?"""
+        spans = {d: (lo, hi) for d, lo, hi in days}
+        return asked_at <= now and all(
+            now < valid_until(answer.state, body, asked_at, *spans[d]) for d, body in answer.built
+        )
 
     async def document(
         self,
         base: Key,
         days: Sequence[Day],
         now: datetime,
-        read_state: Callable[[int | None], Awaitable[State | None]],
-        build: Callable[[date, date], Awaitable[Built]],
+        ask: Callable[[Sequence[int | None], bool], Awaitable[Answer | None]],
         compose_days: Callable[[int, Sequence[bytes]], bytes],
     ) -> bytes | None:
-        """The document of ``days`` (in date order) from kept days, building the missing ones
-        as one range (shared with concurrent callers lacking the same days at the same
-        version). None when ``read_state`` finds no active calendar (the caller's uncached
-        build says why)."""
-        # A range-bound calendar's days are kept per first day of the request (State).
-        plain = base
-        base = (*plain, days[0][0]) if self._range_bound.get(plain) else plain
-        since = min((p.head for p in self._current(base, days, now).values()), default=None)
-        state = await read_state(since)
-        if state is None:
+        """The document of ``days`` (in date order): the kept days that ``ask`` — one call of
+        ``slot_pieces_in()`` with their versions — did not find stale, and the days it built.
+        Concurrent callers with the same days kept at the same versions share one call. None
+        when there is no active calendar (the caller's uncached build says why)."""
+        bound = base in self._range_bound  # then days are kept per first day of the request
+        key = (*base, days[0][0]) if bound else base
+        kept = self._current(key, days, now)
+        heads = tuple(kept[d].head if d in kept else None for d, _, _ in days)
+        flight = (*key, days[0][0], days[-1][0], heads)
+        task = self._asking.get(flight)
+        shared = task is not None
+        if task is None:
+            task = self._ask(flight, base, days, now, lambda: ask(heads, bound))
+        answer, asked_at = await asyncio.shield(task)
+        if answer is not None and shared and not self._usable(answer, days, asked_at, now):
+            shared = False  # built at a later clock than ours: ask at ours
+            answer = await ask(heads, bound)
+            if answer is not None:
+                self._file(base, days, now, answer)
+        if answer is None:
             return None
-        if state.range_bound != self._range_bound.get(plain, False):  # learnt: key anew
-            if state.range_bound:
-                self._range_bound[plain] = True
-            else:
-                del self._range_bound[plain]
-            base = (*plain, days[0][0]) if state.range_bound else plain
-        # Read again after the round trip: days a concurrent request built meanwhile count.
-        bodies = self._checked(base, self._current(base, days, now), state, since)
-        missing = [d for d, _, _ in days if d not in bodies]
-        if not missing:
-            metrics.SLOTS_CACHE.labels("hit").inc()
-            metrics.SLOTS_CACHE_DAYS.labels("kept").inc(len(days))
-            return compose_days(state.duration_minutes, [bodies[d] for d, _, _ in days])
-        # Built as one range; a range-bound calendar's from the request's first day (its
-        # grid may depend on it, and the days are filed under it).
-        first, last = (days[0][0] if state.range_bound else missing[0]), missing[-1]
-        flight = (*base, first, last, state.head)
-        task = self._building.get(flight)
-        if task is not None:
-            await asyncio.shield(task)
-            again = {d: p for d, p in self._current(base, days, now).items() if d in missing}
-            if len(again) == len(missing) and all(p.head >= state.head for p in again.values()):
-                metrics.SLOTS_CACHE.labels("shared").inc()
-                metrics.SLOTS_CACHE_DAYS.labels("kept").inc(len(days))
-                bodies.update((d, p.body) for d, p in again.items())
-                return compose_days(state.duration_minutes, [bodies[d] for d, _, _ in days])
-            # Not kept, or not the answer at our clock (built at a later one): build our own.
-        metrics.SLOTS_CACHE.labels("miss").inc()
-        metrics.SLOTS_CACHE_DAYS.labels("kept").inc(len(days) - len(missing))
-        metrics.SLOTS_CACHE_DAYS.labels("built").inc(len(missing))
+        bodies: dict[date, bytes] = {}
+        for d, piece in kept.items():
+            if d in answer.stale:
+                if self._pieces.get((*key, d)) is piece:
+                    self._drop((*key, d))
+                continue
+            piece.head = max(piece.head, answer.state.head)  # found current at this version
+            bodies[d] = piece.body
+        bodies.update(answer.built)
+        built = 0 if shared else len(answer.built)
+        metrics.SLOTS_CACHE.labels("shared" if shared else "miss" if built else "hit").inc()
+        metrics.SLOTS_CACHE_DAYS.labels("kept").inc(len(days) - built)
+        metrics.SLOTS_CACHE_DAYS.labels("built").inc(built)
+        return compose_days(answer.state.duration_minutes, [bodies[d] for d, _, _ in days])
 
-        async def build_and_keep() -> Built:
-            built = await build(first, last)
-            self._keep(base, days, state, now, built)
-            return built
+    def _ask(
+        self,
+        flight: Key,
+        base: Key,
+        days: Sequence[Day],
+        now: datetime,
+        call: Callable[[], Awaitable[Answer | None]],
+    ) -> asyncio.Task[tuple[Answer | None, datetime]]:
+        """One call for ``flight``, shared by whoever asks the same while it runs; it files
+        what it built before anyone reads the answer."""
 
-        task = asyncio.ensure_future(build_and_keep())
-        self._building.setdefault(flight, task)
+        async def call_and_file() -> tuple[Answer | None, datetime]:
+            answer = await call()
+            if answer is not None:
+                self._file(base, days, now, answer)
+            return answer, now
 
-        def done(finished: asyncio.Task[Built]) -> None:
-            if self._building.get(flight) is finished:
-                del self._building[flight]
+        task = asyncio.ensure_future(call_and_file())
+        self._asking[flight] = task
+
+        def done(finished: asyncio.Task[tuple[Answer | None, datetime]]) -> None:
+            if self._asking.get(flight) is finished:
+                del self._asking[flight]
             if not finished.cancelled():
                 finished.exception()  # retrieved: raised to whoever awaits it, if anyone
 
         task.add_done_callback(done)
-        duration, built_days = await asyncio.shield(task)
-        bodies.update(built_days)
-        return compose_days(duration, [bodies[d] for d, _, _ in days])
+        return task
 
 
 _caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SlotsCache] = (

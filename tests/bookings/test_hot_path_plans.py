@@ -48,16 +48,13 @@ async def test_request_paths_call_no_shared_sql_function_planned_per_call(
                 schema, setup.calendar_id, start.date(), zone, start - timedelta(days=1),
                 start + timedelta(days=1),
             )  # fmt: skip
-            await conn.fetch(
-                "SELECT * FROM public.slot_day_pieces_in($1, $2, $3, $3, $4, $5, $6, now(),"
-                " NULL, $4)",
-                schema, setup.calendar_id, start.date(), zone, start - timedelta(days=1),
-                start + timedelta(days=1),
-            )  # fmt: skip
-            await conn.fetchrow(
-                "SELECT * FROM public.slot_pieces_state_in($1, $2, now(), 0)",
-                schema, setup.calendar_id,
-            )  # fmt: skip
+            day_lo = [start - timedelta(days=1), start, start + timedelta(days=1)]
+            for heads in ([None, None], [0, 0]):  # nothing kept; kept at version 0: stale
+                await conn.fetch(
+                    "SELECT * FROM public.slot_pieces_in($1, $2, now(), $3, $4, $5, NULL, $4,"
+                    " $6, false)",
+                    schema, setup.calendar_id, start.date(), zone, day_lo, heads,
+                )  # fmt: skip
             hold = await conn.fetchrow(
                 "SELECT * FROM public.hold_slot_in($1, $2, $3, $4, NULL, sha256('t'::bytea),"
                 " 10, $5)",
@@ -84,10 +81,11 @@ async def test_request_paths_call_no_shared_sql_function_planned_per_call(
     finally:
         await conn.close()
     # Tracking was on: the path's PL/pgSQL functions are counted...
-    assert {"public_catalog_document", "slots_document", "slot_day_pieces", "clinic_event_head",
-            "clinic_events_since", "live_holds", "remember_patient_language", "hold_slot",
-            "book_hold", "transition_appointment", "stats_clinic_zone", "clinic_setting_int",
-            "intake_forms_missing", "unschedule_jobs"} <= called.keys()  # fmt: skip
+    assert {"public_catalog_document", "slots_document", "slot_day_pieces", "slot_pieces_state",
+            "clinic_event_head", "clinic_events_since", "live_holds", "remember_patient_language",
+            "hold_slot", "book_hold", "transition_appointment", "stats_clinic_zone",
+            "clinic_setting_int", "intake_forms_missing",
+            "unschedule_jobs"} <= called.keys()  # fmt: skip
     # ...and not one shared SQL function that PostgreSQL had to run (and plan) as a call.
     assert {name for name, lang in called.items() if lang == "sql"} == set()
 

@@ -119,7 +119,9 @@ async def test_a_hold_before_midnight_touches_the_day_after(clinic: Any) -> None
     now = datetime.now(UTC)
     await slots_document(clinic.tenant, cal, mon, tue, None, None, now)
     await hold_slot(clinic.tenant, cal, datetime.combine(mon, time(23, 30), BERLIN))
-    request = (cal, tue, tue, None, None, now)  # its buffer reaches into Tuesday's 00:00
+    # Its buffer reaches into Tuesday's 00:00. (Hours end at 24:00: days are kept per first
+    # day of the request, so the request starts on Monday again.)
+    request = (cal, mon, tue, None, None, now)
     assert await slots_document(clinic.tenant, *request) == await _fresh(clinic, *request)
 
 

@@ -167,26 +167,6 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION slot_day_pieces_in(
-    p_schema text,
-    p_calendar uuid,
-    p_first date,
-    p_last date,
-    p_zone text,
-    p_from timestamptz,
-    p_to timestamptz,
-    p_now timestamptz,
-    p_specialist uuid,
-    p_clinic_zone text
-) RETURNS TABLE (missing text, duration_minutes integer, day date, piece text)
-LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
-BEGIN
-    PERFORM enter_clinic_schema(p_schema);
-    RETURN QUERY SELECT * FROM public.slot_day_pieces(
-        p_calendar, p_first, p_last, p_zone, p_from, p_to, p_now, p_specialist, p_clinic_zone);
-END
-$fn$;
-
 -- slots_cache_state_in() and bookings' next_hold_expiry() served the previous release's kept
 -- documents; they stay one release so that instances still running it keep working while
 -- a rolling deploy replaces them (docs/architecture.md, "Shared functions"). Drop them in
@@ -203,8 +183,8 @@ BEGIN
 END
 $fn$;
 
--- What kept slots pieces of the calendar (calendars/slots_cache.py) depend on besides their
--- request, in one round trip and one snapshot:
+-- What kept slots days of the calendar (calendars/slots_cache.py) depend on besides their
+-- request (one row; asked by slot_pieces_in() in the snapshot of its build):
 --   head       the clinic's newest event id (every change of availability publishes one in
 --              its transaction);
 --   changes    the events after p_since (NULL: none asked) that can touch this calendar, as
@@ -224,16 +204,15 @@ $fn$;
 --              Without hours ending at 24:00 every window lies inside one local day of its
 --              specialist, so it starts after the look-back's edge whatever the range.
 -- No row: the calendar is missing or inactive (the pieces call says which).
-CREATE OR REPLACE FUNCTION slot_pieces_state_in(p_schema text, p_calendar uuid,
-                                                p_now timestamptz, p_since bigint)
+CREATE OR REPLACE FUNCTION slot_pieces_state(p_calendar uuid, p_now timestamptz,
+                                             p_since bigint)
 RETURNS TABLE (head bigint, min_notice_minutes integer, horizon_days integer,
                duration_minutes integer,
                change_ids bigint[], change_lo timestamptz[], change_hi timestamptz[],
                hold_lo timestamptz[], hold_hi timestamptz[], hold_expires timestamptz[],
                range_bound boolean)
-LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
+LANGUAGE plpgsql STABLE AS $fn$
 BEGIN
-    PERFORM enter_clinic_schema(p_schema);
     RETURN QUERY
     WITH cal AS (
         SELECT c.min_notice_minutes, c.horizon_days, c.duration_minutes,
@@ -277,6 +256,77 @@ BEGIN
                       JOIN override_intervals oi ON oi.override_id = o.id
                       WHERE o.specialist_id = ANY (cal.members) AND oi.ends = time '24:00')
     FROM cal, changes, holds;
+END
+$fn$;
+
+-- A request's slots days in one round trip and one snapshot (calendars/slots_cache.py): the
+-- state of slot_pieces_state(), which of the kept days it makes stale, and the days to
+-- build, built. The request is the calendar, the local dates p_first … (one per element of
+-- p_kept_heads) of p_zone with their first instants p_day_lo (one more: the day after the
+-- last), the specialist filter and the clinic's zone; p_kept_heads[i] is the version the
+-- kept day i is filed at (NULL: not kept); p_range_bound says whether they were looked up
+-- per first day of the request.
+--   A kept day is stale when an event after its version touches [its first instant, the
+--   next day's] (the state's changes; a NULL range touches every day), or when the calendar
+--   is range-bound and the days were not looked up so. The days to build are the stale and
+--   the not-kept ones, as one range from the first to the last (from the request's first
+--   day when range-bound: rule 7's grid may depend on it).
+-- Rows: the state first (day NULL; stale = the stale kept days), then one row per day built
+-- (state columns NULL; missing as in slot_day_pieces()). No row: no active calendar.
+CREATE OR REPLACE FUNCTION slot_pieces_in(
+    p_schema text,
+    p_calendar uuid,
+    p_now timestamptz,
+    p_first date,
+    p_zone text,
+    p_day_lo timestamptz[],
+    p_specialist uuid,
+    p_clinic_zone text,
+    p_kept_heads bigint[],
+    p_range_bound boolean
+) RETURNS TABLE (head bigint, min_notice_minutes integer, horizon_days integer,
+                 duration_minutes integer, hold_lo timestamptz[], hold_hi timestamptz[],
+                 hold_expires timestamptz[], range_bound boolean, stale date[],
+                 missing text, day date, piece text)
+LANGUAGE plpgsql STABLE SET search_path = public AS $fn$
+DECLARE
+    st record;
+    v_build integer[];
+    v_from integer;
+    v_to integer;
+BEGIN
+    PERFORM enter_clinic_schema(p_schema);
+    SELECT * INTO st
+    FROM public.slot_pieces_state(p_calendar, p_now,
+                                  (SELECT min(h) FROM unnest(p_kept_heads) h));
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(k.i ORDER BY k.i) INTO v_build
+    FROM generate_subscripts(p_kept_heads, 1) k(i)
+    WHERE p_kept_heads[k.i] IS NULL
+       OR (st.range_bound AND NOT p_range_bound)
+       OR (p_kept_heads[k.i] < st.head AND EXISTS (
+              SELECT 1 FROM unnest(st.change_ids, st.change_lo, st.change_hi) c(id, lo, hi)
+              WHERE c.id > p_kept_heads[k.i]
+                AND (c.lo IS NULL OR c.hi IS NULL
+                     OR (c.lo < p_day_lo[k.i + 1] AND c.hi >= p_day_lo[k.i]))));
+    RETURN QUERY SELECT st.head, st.min_notice_minutes, st.horizon_days, st.duration_minutes,
+        st.hold_lo, st.hold_hi, st.hold_expires, st.range_bound,
+        coalesce((SELECT array_agg(p_first + i - 1) FROM unnest(v_build) i
+                  WHERE p_kept_heads[i] IS NOT NULL), '{}'),
+        NULL::text, NULL::date, NULL::text;
+    IF v_build IS NULL THEN
+        RETURN;
+    END IF;
+    v_from := CASE WHEN st.range_bound THEN 1 ELSE v_build[1] END;
+    v_to := v_build[cardinality(v_build)];
+    RETURN QUERY SELECT NULL::bigint, NULL::integer, NULL::integer, x.duration_minutes,
+        NULL::timestamptz[], NULL::timestamptz[], NULL::timestamptz[], NULL::boolean,
+        NULL::date[], x.missing, x.day, x.piece
+    FROM public.slot_day_pieces(p_calendar, p_first + v_from - 1, p_first + v_to - 1, p_zone,
+                                p_day_lo[v_from], p_day_lo[v_to + 1], p_now, p_specialist,
+                                p_clinic_zone) x;
 END
 $fn$;
 

@@ -46,7 +46,7 @@ $fn$;
 -- events describe (a cached slots document is current while this has not moved). Not the
 -- sequence: it also counts ids of transactions still open.
 -- PL/pgSQL: as a SQL function (sub-selects, never inlined) it was planned on every call, and
--- every request served from kept slots days asks it (slot_pieces_state_in()).
+-- every request served from kept slots days asks it (slot_pieces_state()).
 CREATE OR REPLACE FUNCTION clinic_event_head() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $fn$
 BEGIN
