@@ -29,11 +29,13 @@ first day, so its days are kept per first day of the request and built from it.
 
 One round trip and one snapshot (``slot_pieces_in()``, given the versions of the kept days)
 says which kept days are stale and builds those and the missing ones, as one range; the
-decision is made in PostgreSQL. Concurrent requests with the same days kept at the same
-versions share one call. Days are bounded in bytes
-(``CAREBOOK_SLOTS_CACHE_MB``, default 32; 0 turns the cache off), least recently used first
-out, per event loop. A composed document is byte for byte the one ``slots_document()`` writes
-(tests/calendars/test_slots_cache.py compares them after random writes).
+decision is made in PostgreSQL. Requests of the same moment with the same days kept at the
+same versions share one call; a call already sent is not joined (its snapshot may predate a
+commit the newcomer has seen), and once it has filed its days, later requests find them.
+Days are bounded in bytes (``CAREBOOK_SLOTS_CACHE_MB``, default 32; 0 turns the cache off),
+least recently used first out, per event loop. A composed document is byte for byte the one
+``slots_document()`` writes (tests/calendars/test_slots_cache_days.py compares them after
+random writes).
 """
 
 from __future__ import annotations
@@ -199,7 +201,8 @@ class SlotsCache:
     ) -> bytes | None:
         """The document of ``days`` (in date order): the kept days that ``ask`` — one call of
         ``slot_pieces_in()`` with their versions — did not find stale, and the days it built.
-        Concurrent callers with the same days kept at the same versions share one call. None
+        Callers of the same moment with the same days kept at the same versions share one
+        call (not one already sent: see ``_ask``). None
         when there is no active calendar (the caller's uncached build says why)."""
         bound = base in self._range_bound  # then days are kept per first day of the request
         key = (*base, days[0][0]) if bound else base
@@ -225,6 +228,8 @@ class SlotsCache:
                     self._drop((*key, d))
                 continue
             piece.head = max(piece.head, answer.state.head)  # found current at this version
+            if self._pieces.get((*key, d)) is piece:
+                self._pieces.move_to_end((*key, d))  # least recently used goes first
             bodies[d] = piece.body
         bodies.update(answer.built)
         built = 0 if shared else len(answer.built)
@@ -241,10 +246,15 @@ class SlotsCache:
         now: datetime,
         call: Callable[[], Awaitable[Answer | None]],
     ) -> asyncio.Task[tuple[Answer | None, datetime]]:
-        """One call for ``flight``, shared by whoever asks the same while it runs; it files
-        what it built before anyone reads the answer."""
+        """One call for ``flight``, shared by whoever asks the same before it starts (requests
+        of the same moment); it files what it built before anyone reads the answer."""
 
         async def call_and_file() -> tuple[Answer | None, datetime]:
+            # Closed to newcomers once it runs: its statement's snapshot may predate a commit
+            # a later request has seen (and been told of), so only those that came before
+            # it was sent may share its answer.
+            if self._asking.get(flight) is asyncio.current_task():
+                del self._asking[flight]
             answer = await call()
             if answer is not None:
                 self._file(base, days, now, answer)

@@ -146,3 +146,32 @@ async def test_off_when_the_size_is_zero(clinic: Any, monkeypatch: pytest.Monkey
     await get(clinic, cal, NOW)
     await get(clinic, cal, NOW)
     assert delta(before) == {}
+
+
+async def test_a_request_never_shares_a_call_that_read_before_it_came(
+    clinic: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first request's statement has run (its answer still on its way) when a schedule
+    # edit commits; a request that comes after the edit must see it, not share that answer.
+    from calendars import slots as slots_module
+
+    sid, cal = await setup(clinic)
+    real = slots_module.call_in_schema
+    answered, go_on = asyncio.Event(), asyncio.Event()
+
+    async def answer_held_back(*args: Any, **kwargs: Any) -> Any:
+        rows = await real(*args, **kwargs)
+        answered.set()
+        await go_on.wait()
+        return rows
+
+    monkeypatch.setattr(slots_module, "call_in_schema", answer_held_back)
+    first = asyncio.ensure_future(get(clinic, cal, NOW))
+    await answered.wait()
+    monkeypatch.setattr(slots_module, "call_in_schema", real)
+    async with tenant_tx(clinic.tenant) as conn:  # publishes availability.changed
+        await service.replace_weekly_schedule(conn, sid, [])
+    second = asyncio.ensure_future(get(clinic, cal, NOW + timedelta(seconds=1)))
+    go_on.set()  # the first call's answer arrives after the second request has looked
+    assert starts(await first) == ["09:00", "09:30", "10:00", "10:30"]
+    assert starts(await second) == []
