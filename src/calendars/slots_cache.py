@@ -104,8 +104,6 @@ class _Piece:
     head: int  # the clinic's version it is known current at (moves up when re-checked)
     built_at: datetime  # the request's clock when it was built: valid from then …
     valid_until: datetime  # … until this instant (exclusive)
-    lo: datetime
-    hi: datetime
     body: bytes
 
 
@@ -181,7 +179,7 @@ class SlotsCache:
             lo, hi = spans[d]
             until = valid_until(state, body, now, lo, hi)
             if until > now:
-                self._put((*key, d), _Piece(state.head, now, until, lo, hi, body))
+                self._put((*key, d), _Piece(state.head, now, until, body))
 
     @staticmethod
     def _usable(answer: Answer, days: Sequence[Day], asked_at: datetime, now: datetime) -> bool:
