@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -9,6 +10,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 
 from carebook.tenancy import Tenant, tenant_tx
@@ -20,6 +22,27 @@ def slot(tenant: Tenant, days: int = 1, hour: int = 10, minute: int = 0) -> date
     zone = ZoneInfo(tenant.timezone)
     day = datetime.now(zone).date() + timedelta(days=days)
     return datetime.combine(day, time(hour, minute), zone)
+
+
+async def hold_and_book_sql(conn: asyncpg.Connection, calendar_id: UUID, start: datetime) -> UUID:
+    """Hold ``start`` and book it with the SQL use cases themselves (``hold_slot()`` for 10
+    minutes, then ``book_hold()`` for a new patient), on ``conn``'s tenant transaction; the
+    appointment's id. Raises what they raise (asyncpg.RaiseError with the outcome)."""
+    hold = await conn.fetchrow(
+        "SELECT * FROM hold_slot($1, $2, NULL, NULL, $3, 10, 'Europe/Berlin')",
+        calendar_id, start, os.urandom(32),
+    )  # fmt: skip
+    token_hash = await conn.fetchval(
+        "SELECT hold_token_hash FROM appointments WHERE id = $1", hold["id"]
+    )
+    await conn.fetchrow(
+        "SELECT * FROM book_hold($1, $2, $3, $4, $5, 'Pat', NULL, 'UTC', NULL, NULL, $6, $7,"
+        " 'patient', NULL)",
+        uuid.uuid4().hex, os.urandom(32), hold["id"], token_hash,
+        f"{uuid.uuid4().hex[:6]}@p.test", os.urandom(32), os.urandom(32),
+    )  # fmt: skip
+    appointment: UUID = hold["id"]
+    return appointment
 
 
 def iso(instant: datetime) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from calendars.slots import slots_document
 from carebook import metrics
 from carebook.errors import Conflict, ValidationFailed
 from carebook.tenancy import tenant_tx
+from tests.bookings.support import hold_and_book_sql
 from tests.calendars.test_slots_cache import counts, delta, starts
 from tests.factories import add_calendar, add_specialist
 
@@ -237,20 +237,7 @@ async def _write(clinic: Any, rng: random.Random, env: dict[str, Any], clock: da
             await release_hold(clinic.tenant, hold.id, hold.token)
         elif kind == "book":
             async with tenant_tx(clinic.tenant) as conn:
-                hold = await conn.fetchrow(
-                    "SELECT * FROM hold_slot($1, $2, NULL, NULL, $3, 10, 'Europe/Berlin')",
-                    env["cal"], start, os.urandom(32),
-                )  # fmt: skip
-                token_hash = await conn.fetchval(
-                    "SELECT hold_token_hash FROM appointments WHERE id = $1", hold["id"]
-                )
-                await conn.fetchrow(
-                    "SELECT * FROM book_hold($1, $2, $3, $4, $5, 'Pat', NULL, 'UTC', NULL, NULL,"
-                    " $6, $7, 'patient', NULL)",
-                    uuid.uuid4().hex, os.urandom(32), hold["id"], token_hash,
-                    f"{uuid.uuid4().hex[:6]}@p.test", os.urandom(32), os.urandom(32),
-                )  # fmt: skip
-            env["booked"].append(hold["id"])
+                env["booked"].append(await hold_and_book_sql(conn, env["cal"], start))
         elif kind in ("cancel", "reschedule") and env["booked"]:
             target = env["booked"][rng.randrange(len(env["booked"]))]
             async with tenant_tx(clinic.tenant) as conn:

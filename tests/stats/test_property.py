@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from stats import service
+from tests.bookings.support import hold_and_book_sql
 from tests.conftest import DATABASE_URL
 from tests.stats.recount import by_month, monthly, offered_recount, recount, rollup, totals
 
@@ -99,20 +100,9 @@ async def _apply(conn: asyncpg.Connection, op: tuple[Any, ...], env: dict[str, A
     kind = op[0]
     if kind == "book":
         _, day, index, cal = op
-        hold = await conn.fetchrow(
-            "SELECT * FROM hold_slot($1, $2, NULL, NULL, $3, 10, 'Europe/Berlin')",
-            env["calendars"][cal], _start(day, index % 6, zone), os.urandom(32),
-        )  # fmt: skip
-        token_hash = await conn.fetchval(
-            "SELECT hold_token_hash FROM appointments WHERE id = $1", hold["id"]
+        appts.append(
+            await hold_and_book_sql(conn, env["calendars"][cal], _start(day, index % 6, zone))
         )
-        await conn.fetchrow(
-            "SELECT * FROM book_hold($1, $2, $3, $4, $5, 'Pat', NULL, 'UTC', NULL, NULL, $6, $7,"
-            " 'patient', NULL)",
-            uuid.uuid4().hex, os.urandom(32), hold["id"], token_hash,
-            f"{uuid.uuid4().hex[:6]}@p.test", os.urandom(32), os.urandom(32),
-        )  # fmt: skip
-        appts.append(hold["id"])
         return
     if not appts:
         return
