@@ -105,12 +105,10 @@ async def slots_document(
     if cache is None:
         return await build()
 
-    days = []
-    for i in range((end - start).days + 1):
-        day = start + timedelta(days=i)
-        lo = first_instant(day, zone).astimezone(UTC)
-        days.append((day, lo, first_instant(day + timedelta(days=1), zone).astimezone(UTC)))
-    edges = [lo for _, lo, _ in days] + [days[-1][2]]
+    # The first instant of each date and of the day after the last: a day spans [edge, next).
+    dates = [start + timedelta(days=i) for i in range((end - start).days + 2)]
+    edges = [first_instant(d, zone).astimezone(UTC) for d in dates]
+    days = list(zip(dates[:-1], edges[:-1], edges[1:], strict=True))
 
     async def ask(heads: Sequence[int | None], range_bound: bool) -> Answer | None:
         rows = await call_in_schema(

@@ -92,7 +92,7 @@ class State:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """``slot_pieces_in()``'s answer: the state, the kept days it found stale, and the days
-    it built (the calendar's duration and the days' JSON objects, in date order)."""
+    it built (each date with its JSON object, in date order)."""
 
     state: State
     stale: frozenset[date]
